@@ -1,0 +1,247 @@
+//! The body type that handlers read and return.
+//!
+//! [`Body`] is an enum over the three shapes a route-handler body takes: empty, one buffer of
+//! bytes, or a boxed stream. Responses built from a `String`, `Bytes` or JSON (the common case)
+//! therefore need no boxing, unlike a body that always boxes; anything else, such as a hyper
+//! `Incoming` request body or a streaming response, is boxed once.
+
+use std::{
+    any::Any,
+    fmt,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use http_body_util::{BodyExt, combinators::UnsyncBoxBody};
+
+/// A boxed error, the error type of [`Body`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The request and response body used by route handlers.
+///
+/// # Example
+///
+/// ```
+/// use http_body_util::BodyExt;
+/// use route_handlers::Body;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let body = Body::from("hello");
+/// let bytes = body.collect().await.unwrap().to_bytes();
+/// assert_eq!(bytes, "hello");
+/// # }
+/// ```
+#[must_use]
+pub struct Body {
+    kind: Kind,
+}
+
+enum Kind {
+    Empty,
+    Full(Bytes),
+    Boxed(UnsyncBoxBody<Bytes, BoxError>),
+}
+
+impl Body {
+    /// An empty body.
+    pub const fn empty() -> Self {
+        Self { kind: Kind::Empty }
+    }
+
+    /// Wraps any [`http_body::Body`] whose data is [`Bytes`].
+    ///
+    /// A `Body` is returned as it is, and a body that is already at its end (such as the body
+    /// of most `GET` requests) becomes [`Body::empty`]; neither allocates. Anything else is
+    /// boxed once.
+    pub fn new<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        match try_downcast::<Body, B>(body) {
+            Ok(body) => body,
+            Err(body) if body.is_end_stream() => Self::empty(),
+            Err(body) => Self {
+                kind: Kind::Boxed(body.map_err(Into::into).boxed_unsync()),
+            },
+        }
+    }
+
+    /// Builds a streaming body from a [`Stream`](futures_util::Stream) of byte chunks.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http_body_util::BodyExt;
+    /// use route_handlers::Body;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let chunks = futures_util::stream::iter([
+    ///     Ok::<_, std::io::Error>(Bytes::from("a")),
+    ///     Ok(Bytes::from("b")),
+    /// ]);
+    /// let body = Body::from_stream(chunks);
+    /// assert_eq!(body.collect().await.unwrap().to_bytes(), "ab");
+    /// # }
+    /// ```
+    pub fn from_stream<S, D, E>(stream: S) -> Self
+    where
+        S: futures_util::Stream<Item = Result<D, E>> + Send + 'static,
+        D: Into<Bytes> + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        use futures_util::TryStreamExt;
+        let frames = stream
+            .map_ok(|data| Frame::data(data.into()))
+            .map_err(Into::into);
+        Self {
+            kind: Kind::Boxed(http_body_util::StreamBody::new(frames).boxed_unsync()),
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Empty => f.write_str("Body::Empty"),
+            Kind::Full(bytes) => f.debug_tuple("Body::Full").field(&bytes.len()).finish(),
+            Kind::Boxed(_) => f.write_str("Body::Boxed"),
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        match &mut this.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(_) => {
+                let Kind::Full(bytes) = std::mem::replace(&mut this.kind, Kind::Empty) else {
+                    unreachable!("matched Full above")
+                };
+                Poll::Ready(Some(Ok(Frame::data(bytes))))
+            }
+            Kind::Boxed(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full(_) => false,
+            Kind::Boxed(body) => body.is_end_stream(),
+        }
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Full(bytes) => SizeHint::with_exact(bytes.len() as u64),
+            Kind::Boxed(body) => body.size_hint(),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            Self::empty()
+        } else {
+            Self {
+                kind: Kind::Full(bytes),
+            }
+        }
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Bytes::from(s).into()
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Self {
+        Bytes::from_static(s.as_bytes()).into()
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Self {
+        Bytes::from(v).into()
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(v: &'static [u8]) -> Self {
+        Bytes::from_static(v).into()
+    }
+}
+
+impl From<()> for Body {
+    fn from((): ()) -> Self {
+        Self::empty()
+    }
+}
+
+/// Moves `value` into a `T` when it is one, without `unsafe`.
+pub(crate) fn try_downcast<T: 'static, K: 'static>(value: K) -> Result<T, K> {
+    let mut slot = Some(value);
+    if let Some(slot) = <dyn Any>::downcast_mut::<Option<T>>(&mut slot) {
+        Ok(slot.take().expect("slot was filled above"))
+    } else {
+        Err(slot.expect("slot was filled above"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Body as _;
+    use http_body_util::{Empty, Full};
+
+    #[test]
+    fn empty_bodies_are_not_boxed() {
+        let body = Body::new(Empty::<Bytes>::new());
+        assert!(matches!(body.kind, Kind::Empty));
+        let body = Body::new(Full::new(Bytes::new()));
+        assert!(matches!(body.kind, Kind::Empty));
+    }
+
+    #[test]
+    fn a_body_is_not_boxed_twice() {
+        let body = Body::new(Body::from("abc"));
+        assert!(matches!(body.kind, Kind::Full(ref b) if b.len() == 3));
+    }
+
+    #[tokio::test]
+    async fn full_body_yields_its_bytes_once_with_an_exact_size() {
+        let body = Body::from("hello");
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert!(!body.is_end_stream());
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "hello");
+    }
+
+    #[tokio::test]
+    async fn boxed_body_streams() {
+        let body = Body::new(Full::new(Bytes::from_static(b"xyz")));
+        assert!(matches!(body.kind, Kind::Boxed(_)));
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "xyz");
+    }
+}

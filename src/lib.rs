@@ -1,0 +1,71 @@
+//! Next.js App Router *Route Handlers* for the tower ecosystem.
+//!
+//! A [`RouteHandler`] is the Rust form of one `route.ts` file: async handlers for
+//! `GET POST PUT PATCH DELETE HEAD OPTIONS` on plain `http` requests and responses. It
+//! becomes a [`RouteHandlerService`], a tower `Service` that any hyper server, axum app or
+//! tower-http stack can run, and that follows RFC 9110 where Next.js does not:
+//!
+//! - a method the route lacks, including extension and unknown methods, gets
+//!   `405 Method Not Allowed` with an `Allow` header;
+//! - `HEAD` runs the `GET` handler and sends no body, with an honest `Content-Length`;
+//! - `OPTIONS` without a handler is answered `204` with `Allow`.
+//!
+//! Each of those behaviours is also a layer of its own, for use around any service:
+//! [`method::MethodFilterLayer`] and [`synth::HeadOptionsLayer`].
+//!
+//! # Example
+//!
+//! ```
+//! use http::{Request, StatusCode};
+//! use route_handlers::{Body, RouteContext, RouteHandler, response::Json};
+//! use tower::ServiceExt;
+//!
+//! async fn hello(_req: Request<Body>, _ctx: RouteContext) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "hello": "world" }))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let svc = RouteHandler::new().get(hello).into_service();
+//!
+//! let req = Request::builder().method("HEAD").body(Body::empty()).unwrap();
+//! let res = svc.clone().oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(res.headers()["content-length"], "17");
+//!
+//! let req = Request::builder().method("PROPFIND").body(Body::empty()).unwrap();
+//! let res = svc.oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+//! assert_eq!(res.headers()["allow"], "GET, HEAD, OPTIONS");
+//! # }
+//! ```
+//!
+//! # Cargo features
+//!
+//! None yet; the default build is what is documented here.
+//!
+//! # Minimum supported Rust version
+//!
+//! 1.85 (edition 2024).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod body;
+pub mod context;
+pub mod extract;
+pub mod handler;
+pub mod method;
+pub mod response;
+mod route;
+pub mod synth;
+
+#[doc(inline)]
+pub use crate::{
+    body::Body,
+    context::RouteContext,
+    response::IntoResponse,
+    route::{ResponseFuture, RouteHandler, RouteHandlerService},
+};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,333 @@
+//! [`RouteHandler`], the Rust form of one `route.ts` file, and the
+//! [`RouteHandlerService`] it becomes.
+
+use std::{
+    convert::Infallible,
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use tower_service::Service;
+
+use crate::{
+    body::{Body, BoxError},
+    context::RouteContext,
+    handler::{BoxResponseFuture, ErasedHandler, Handler, HandlerFn, ServiceHandler},
+    method::{self, METHODS, MethodSet},
+    response::IntoResponse,
+    synth,
+};
+
+/// One route's handlers, by method: the Rust form of a Next.js `route.ts` file.
+///
+/// Build it with one call per method, then turn it into a [`RouteHandlerService`] with
+/// [`into_service`](Self::into_service). Methods the route lacks are answered `405` with
+/// `Allow`; `HEAD` is derived from `GET` and `OPTIONS` is answered `204` with `Allow`, unless
+/// the route has its own handlers for them.
+///
+/// # Example
+///
+/// ```
+/// use http::{Request, StatusCode};
+/// use route_handlers::{Body, RouteContext, RouteHandler};
+/// use tower::ServiceExt;
+///
+/// async fn list(_req: Request<Body>, _ctx: RouteContext) -> &'static str {
+///     "[]"
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let svc = RouteHandler::new()
+///     .get(list)
+///     .post(|req: Request<Body>| async move { (StatusCode::CREATED, "made") })
+///     .into_service();
+///
+/// let req = Request::builder().method("PUT").body(Body::empty()).unwrap();
+/// let res = svc.oneshot(req).await.unwrap();
+/// assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+/// assert_eq!(res.headers()["allow"], "GET, HEAD, OPTIONS, POST");
+/// # }
+/// ```
+#[must_use]
+pub struct RouteHandler {
+    handlers: [Option<Box<dyn ErasedHandler>>; 7],
+    methods: MethodSet,
+}
+
+impl Default for RouteHandler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! method_fns {
+    ($($(#[$doc:meta])* $name:ident => $set:ident;)+) => {
+        $(
+            $(#[$doc])*
+            #[track_caller]
+            pub fn $name<H, T>(self, handler: H) -> Self
+            where
+                H: Handler<T>,
+                T: 'static,
+            {
+                self.on(MethodSet::$set, handler)
+            }
+        )+
+    };
+}
+
+impl RouteHandler {
+    /// A route with no handlers; every method but `OPTIONS` is answered `405`.
+    pub fn new() -> Self {
+        Self {
+            handlers: Default::default(),
+            methods: MethodSet::EMPTY,
+        }
+    }
+
+    method_fns! {
+        /// Sets the `GET` handler, also used for `HEAD` when there is no `HEAD` handler.
+        get => GET;
+        /// Sets the `HEAD` handler. It wins over the one derived from `GET`.
+        head => HEAD;
+        /// Sets the `POST` handler.
+        post => POST;
+        /// Sets the `PUT` handler.
+        put => PUT;
+        /// Sets the `PATCH` handler.
+        patch => PATCH;
+        /// Sets the `DELETE` handler.
+        delete => DELETE;
+        /// Sets the `OPTIONS` handler. It wins over the synthesized `204`.
+        options => OPTIONS;
+    }
+
+    /// Sets `handler` for every method in `methods`.
+    ///
+    /// # Panics
+    ///
+    /// When a method in `methods` already has a handler.
+    #[track_caller]
+    pub fn on<H, T>(self, methods: MethodSet, handler: H) -> Self
+    where
+        H: Handler<T>,
+        T: 'static,
+    {
+        self.insert(methods, || Box::new(HandlerFn::new(handler.clone())))
+    }
+
+    /// Sets a tower [`Service`] as the handler of every method in `methods`, as axum's
+    /// `get_service` does. The service is cloned for each request it answers; its error
+    /// type must convert into a response (`Infallible` does).
+    ///
+    /// ```
+    /// use http::{Request, Response};
+    /// use route_handlers::{Body, RouteHandler, method::MethodSet};
+    /// use tower::service_fn;
+    ///
+    /// let svc = service_fn(|_req: Request<Body>| async {
+    ///     Ok::<_, std::convert::Infallible>(Response::new(Body::from("from a service")))
+    /// });
+    /// let route = RouteHandler::new().on_service(MethodSet::GET, svc);
+    /// # let _ = route;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When a method in `methods` already has a handler.
+    #[track_caller]
+    pub fn on_service<S, ResBody>(self, methods: MethodSet, service: S) -> Self
+    where
+        S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: IntoResponse,
+        Response<ResBody>: IntoResponse,
+    {
+        self.insert(methods, || Box::new(ServiceHandler::new(service.clone())))
+    }
+
+    #[track_caller]
+    fn insert(mut self, methods: MethodSet, make: impl Fn() -> Box<dyn ErasedHandler>) -> Self {
+        for (i, m) in METHODS.iter().enumerate() {
+            if methods.has(i) {
+                assert!(
+                    self.handlers[i].is_none(),
+                    "a {m} handler is already registered on this route"
+                );
+                self.handlers[i] = Some(make());
+            }
+        }
+        self.methods |= methods;
+        self
+    }
+
+    /// The methods that have handlers.
+    pub fn methods(&self) -> MethodSet {
+        self.methods
+    }
+
+    /// Turns the route into a tower service.
+    pub fn into_service(self) -> RouteHandlerService {
+        RouteHandlerService {
+            inner: Arc::new(Inner {
+                allow: self.methods.allow_header(),
+                handlers: self.handlers,
+                methods: self.methods,
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for RouteHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteHandler")
+            .field("methods", &self.methods)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<RouteHandler> for RouteHandlerService {
+    fn from(route: RouteHandler) -> Self {
+        route.into_service()
+    }
+}
+
+/// The tower [`Service`] a [`RouteHandler`] becomes.
+///
+/// It is `Clone` (an `Arc` clone), `Send` and `Sync`, and accepts requests with any body of
+/// [`Bytes`]. It answers every request with a response and never fails (`Error =
+/// Infallible`): `405` with `Allow` for a method the route lacks, `204` with `Allow` for
+/// `OPTIONS` without a handler, the `GET` handler's response without its body for `HEAD`
+/// without a handler.
+///
+/// `poll_ready` is always ready: the service holds no resource that could run out; each
+/// request runs its handler in its own future. Backpressure belongs to layers around it
+/// (tower's `ConcurrencyLimitLayer`, for instance).
+///
+/// The route's path parameters come from [`call_with_context`](Self::call_with_context), as
+/// the route table calls it, or from a [`RouteContext`] in the request's extensions.
+#[derive(Clone)]
+pub struct RouteHandlerService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    handlers: [Option<Box<dyn ErasedHandler>>; 7],
+    methods: MethodSet,
+    allow: HeaderValue,
+}
+
+impl RouteHandlerService {
+    /// The methods that have handlers.
+    pub fn methods(&self) -> MethodSet {
+        self.inner.methods
+    }
+
+    /// The `Allow` header value this route sends.
+    pub fn allow(&self) -> &HeaderValue {
+        &self.inner.allow
+    }
+
+    /// Answers `req` with the path parameters in `ctx`.
+    pub fn call_with_context(&self, mut req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
+        let inner = &*self.inner;
+        let kind = match method::index_of(req.method()) {
+            Some(i) => match &inner.handlers[i] {
+                Some(handler) => Kind::Handler {
+                    future: handler.call(req, ctx),
+                    head: false,
+                },
+                None if i == method::HEAD => match &inner.handlers[method::GET] {
+                    Some(get) => {
+                        *req.method_mut() = Method::GET;
+                        Kind::Handler {
+                            future: get.call(req, ctx),
+                            head: true,
+                        }
+                    }
+                    None => Kind::Ready(Some(method::method_not_allowed(&inner.allow))),
+                },
+                None if i == method::OPTIONS => Kind::Ready(Some(method::with_allow(
+                    StatusCode::NO_CONTENT,
+                    &inner.allow,
+                ))),
+                None => Kind::Ready(Some(method::method_not_allowed(&inner.allow))),
+            },
+            None => Kind::Ready(Some(method::method_not_allowed(&inner.allow))),
+        };
+        ResponseFuture { kind }
+    }
+}
+
+impl fmt::Debug for RouteHandlerService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteHandlerService")
+            .field("methods", &self.inner.methods)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Service<Request<B>> for RouteHandlerService
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    #[inline]
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let mut req = req.map(Body::new);
+        let ctx = req
+            .extensions_mut()
+            .remove::<RouteContext>()
+            .unwrap_or_default();
+        self.call_with_context(req, ctx)
+    }
+}
+
+/// The response future of [`RouteHandlerService`].
+pub struct ResponseFuture {
+    kind: Kind,
+}
+
+enum Kind {
+    Handler {
+        future: BoxResponseFuture,
+        head: bool,
+    },
+    Ready(Option<Response<Body>>),
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<Body>, Infallible>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().kind {
+            Kind::Handler { future, head } => match future.as_mut().poll(cx) {
+                Poll::Ready(res) if *head => Poll::Ready(Ok(synth::strip_body(res))),
+                Poll::Ready(res) => Poll::Ready(Ok(res)),
+                Poll::Pending => Poll::Pending,
+            },
+            Kind::Ready(res) => Poll::Ready(Ok(res.take().expect("polled after completion"))),
+        }
+    }
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
