@@ -1,1 +1,3 @@
+//! Benchmarks of method dispatch.
+
 fn main() {}

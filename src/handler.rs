@@ -15,7 +15,7 @@ use tower_service::Service;
 use crate::{
     body::Body,
     context::RouteContext,
-    extract::{FromRequest, FromRequestParts},
+    extract::{FromRequest, FromRequestParts, RequestData},
     response::IntoResponse,
 };
 
@@ -23,6 +23,11 @@ use crate::{
 ///
 /// `T` only tells apart the shapes of argument lists; it is inferred.
 pub trait Handler<T>: Clone + Send + Sync + Sized + 'static {
+    /// The request-time data the handler's arguments expose (the union of their
+    /// [`READS`](FromRequestParts::READS)); a cache uses it to tell, when a route is built,
+    /// whether the handler's response may be shared between requests.
+    const READS: RequestData;
+
     /// Runs the handler.
     fn call(
         &self,
@@ -41,6 +46,8 @@ where
     Fut: Future<Output = R> + Send + 'static,
     R: IntoResponse,
 {
+    const READS: RequestData = RequestData::NONE;
+
     fn call(
         &self,
         _req: Request<Body>,
@@ -57,6 +64,8 @@ where
     Fut: Future<Output = R> + Send + 'static,
     R: IntoResponse,
 {
+    const READS: RequestData = RequestData::ALL;
+
     #[inline]
     fn call(
         &self,
@@ -76,6 +85,8 @@ where
     A: FromRequest<M> + 'static,
     M: 'static,
 {
+    const READS: RequestData = A::READS;
+
     fn call(
         &self,
         req: Request<Body>,
@@ -102,6 +113,8 @@ macro_rules! handler_with_parts {
             Last: FromRequest<M> + 'static,
             M: 'static,
         {
+            const READS: RequestData = RequestData::NONE$(.union($p::READS))+.union(Last::READS);
+
             #[allow(non_snake_case)]
             fn call(
                 &self,
@@ -140,6 +153,9 @@ pub(crate) type BoxResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> 
 /// A handler with its types erased, as a route stores it.
 pub(crate) trait ErasedHandler: Send + Sync + 'static {
     fn call(&self, req: Request<Body>, ctx: RouteContext) -> BoxResponseFuture;
+
+    /// See [`Handler::READS`].
+    fn reads(&self) -> RequestData;
 }
 
 pub(crate) struct HandlerFn<H, T> {
@@ -164,6 +180,10 @@ where
     #[inline]
     fn call(&self, req: Request<Body>, ctx: RouteContext) -> BoxResponseFuture {
         Box::pin(self.handler.call(req, ctx))
+    }
+
+    fn reads(&self) -> RequestData {
+        H::READS
     }
 }
 
@@ -197,5 +217,10 @@ where
                 Err(err) => err.into_response(),
             }
         })
+    }
+
+    /// A service sees the whole request.
+    fn reads(&self) -> RequestData {
+        RequestData::ALL
     }
 }

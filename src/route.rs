@@ -17,6 +17,7 @@ use tower_service::Service;
 use crate::{
     body::{Body, BoxError},
     context::RouteContext,
+    extract::RequestData,
     handler::{BoxResponseFuture, ErasedHandler, Handler, HandlerFn, ServiceHandler},
     method::{self, METHODS, MethodSet},
     response::IntoResponse,
@@ -57,6 +58,7 @@ use crate::{
 pub struct RouteHandler {
     handlers: [Option<Box<dyn ErasedHandler>>; 7],
     methods: MethodSet,
+    path: Option<Arc<str>>,
 }
 
 impl Default for RouteHandler {
@@ -87,6 +89,7 @@ impl RouteHandler {
         Self {
             handlers: Default::default(),
             methods: MethodSet::EMPTY,
+            path: None,
         }
     }
 
@@ -171,6 +174,25 @@ impl RouteHandler {
         self.methods
     }
 
+    /// Names the route by its pattern (such as `/api/users/[id]`), for logs and messages.
+    /// The route table sets it to the pattern the route is registered under.
+    pub fn path(mut self, path: impl Into<Arc<str>>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// The route's pattern, when set.
+    pub fn path_name(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// The request-time data the handler of `method` declares it reads (see
+    /// [`Handler::READS`]), or `None` when the route has no handler for it.
+    pub fn reads(&self, method: &Method) -> Option<RequestData> {
+        let i = method::index_of(method)?;
+        self.handlers[i].as_ref().map(|h| h.reads())
+    }
+
     /// Turns the route into a tower service.
     pub fn into_service(self) -> RouteHandlerService {
         RouteHandlerService {
@@ -178,6 +200,7 @@ impl RouteHandler {
                 allow: self.methods.allow_header(),
                 handlers: self.handlers,
                 methods: self.methods,
+                path: self.path,
             }),
         }
     }
@@ -186,6 +209,7 @@ impl RouteHandler {
 impl fmt::Debug for RouteHandler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RouteHandler")
+            .field("path", &self.path)
             .field("methods", &self.methods)
             .finish_non_exhaustive()
     }
@@ -220,12 +244,18 @@ struct Inner {
     handlers: [Option<Box<dyn ErasedHandler>>; 7],
     methods: MethodSet,
     allow: HeaderValue,
+    path: Option<Arc<str>>,
 }
 
 impl RouteHandlerService {
     /// The methods that have handlers.
     pub fn methods(&self) -> MethodSet {
         self.inner.methods
+    }
+
+    /// The route's pattern, when set (see [`RouteHandler::path`]).
+    pub fn path(&self) -> Option<&str> {
+        self.inner.path.as_deref()
     }
 
     /// The `Allow` header value this route sends.
@@ -267,6 +297,7 @@ impl RouteHandlerService {
 impl fmt::Debug for RouteHandlerService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RouteHandlerService")
+            .field("path", &self.inner.path)
             .field("methods", &self.inner.methods)
             .finish_non_exhaustive()
     }

@@ -159,3 +159,21 @@ fn service_is_clone_send_sync() {
     fn assert_traits<T: Clone + Send + Sync + 'static>() {}
     assert_traits::<RouteHandlerService>();
 }
+
+#[test]
+fn handlers_declare_what_request_data_they_read() {
+    use route_handlers::extract::RequestData;
+    let route = RouteHandler::new()
+        .get(|_ctx: RouteContext| async { "static" })
+        .post(|_req: Request<Body>, _ctx: RouteContext| async { "all" })
+        .put(|_m: Method, _h: http::HeaderMap| async { "headers" })
+        .delete(|| async { "none" });
+    assert_eq!(route.reads(&Method::GET), Some(RequestData::NONE));
+    assert_eq!(route.reads(&Method::POST), Some(RequestData::ALL));
+    assert_eq!(
+        route.reads(&Method::PUT),
+        Some(RequestData::HEADERS | RequestData::COOKIES)
+    );
+    assert_eq!(route.reads(&Method::DELETE), Some(RequestData::NONE));
+    assert_eq!(route.reads(&Method::PATCH), None);
+}
