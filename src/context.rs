@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use crate::request::BodyLimit;
+
 /// The value of one path parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParamValue {
@@ -59,7 +61,8 @@ impl Params {
     }
 }
 
-/// What a route handler gets besides the request: the matched path parameters.
+/// What a route handler gets besides the request: the matched path parameters, and the
+/// route's request body limit.
 ///
 /// ```
 /// use route_handlers::context::{ParamValue, Params, RouteContext};
@@ -72,12 +75,29 @@ impl Params {
 #[derive(Clone, Debug, Default)]
 pub struct RouteContext {
     params: Params,
+    body_limit: BodyLimit,
 }
 
 impl RouteContext {
-    /// A context with these parameters.
+    /// A context with these parameters and the default body limit.
     pub fn new(params: Params) -> Self {
-        Self { params }
+        Self {
+            params,
+            body_limit: BodyLimit::DEFAULT,
+        }
+    }
+
+    /// The context with another request body limit. A route sets the one it was built with
+    /// ([`RouteHandler::body_limit`](crate::RouteHandler::body_limit)) before it calls a
+    /// handler.
+    pub fn with_body_limit(mut self, limit: BodyLimit) -> Self {
+        self.body_limit = limit;
+        self
+    }
+
+    /// The largest request body the handler's body readers accept.
+    pub fn body_limit(&self) -> BodyLimit {
+        self.body_limit
     }
 
     /// The path parameters.

@@ -16,6 +16,8 @@ use crate::{
     body::Body,
     context::RouteContext,
     extract::{FromRequest, FromRequestParts, RequestData},
+    guard::Guard,
+    request::BodyLimit,
     response::IntoResponse,
 };
 
@@ -152,7 +154,14 @@ pub(crate) type BoxResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> 
 
 /// A handler with its types erased, as a route stores it.
 pub(crate) trait ErasedHandler: Send + Sync + 'static {
-    fn call(&self, req: Request<Body>, ctx: RouteContext) -> BoxResponseFuture;
+    /// Calls the handler inside the route's guard (panics, errors, deadline, body limit),
+    /// all in the one allocation of the returned future.
+    fn call_guarded(
+        &self,
+        req: Request<Body>,
+        ctx: RouteContext,
+        guard: Guard,
+    ) -> BoxResponseFuture;
 
     /// See [`Handler::READS`].
     fn reads(&self) -> RequestData;
@@ -178,8 +187,13 @@ where
     T: 'static,
 {
     #[inline]
-    fn call(&self, req: Request<Body>, ctx: RouteContext) -> BoxResponseFuture {
-        Box::pin(self.handler.call(req, ctx))
+    fn call_guarded(
+        &self,
+        req: Request<Body>,
+        ctx: RouteContext,
+        guard: Guard,
+    ) -> BoxResponseFuture {
+        guard.run(req, ctx, |req, ctx| self.handler.call(req, ctx))
     }
 
     fn reads(&self) -> RequestData {
@@ -197,6 +211,29 @@ impl<S> ServiceHandler<S> {
     pub(crate) fn new(service: S) -> Self {
         Self { service }
     }
+
+    fn oneshot<ResBody>(
+        &self,
+        mut req: Request<Body>,
+        ctx: RouteContext,
+    ) -> impl Future<Output = Response<Body>> + Send + 'static
+    where
+        S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: IntoResponse,
+        Response<ResBody>: IntoResponse,
+    {
+        if !ctx.params_raw().is_empty() || ctx.body_limit() != BodyLimit::default() {
+            req.extensions_mut().insert(ctx);
+        }
+        let service = self.service.clone();
+        async move {
+            match service.oneshot(req).await {
+                Ok(res) => res.into_response(),
+                Err(err) => err.into_response(),
+            }
+        }
+    }
 }
 
 impl<S, ResBody> ErasedHandler for ServiceHandler<S>
@@ -206,17 +243,13 @@ where
     S::Error: IntoResponse,
     Response<ResBody>: IntoResponse,
 {
-    fn call(&self, mut req: Request<Body>, ctx: RouteContext) -> BoxResponseFuture {
-        if !ctx.params_raw().is_empty() {
-            req.extensions_mut().insert(ctx);
-        }
-        let service = self.service.clone();
-        Box::pin(async move {
-            match service.oneshot(req).await {
-                Ok(res) => res.into_response(),
-                Err(err) => err.into_response(),
-            }
-        })
+    fn call_guarded(
+        &self,
+        req: Request<Body>,
+        ctx: RouteContext,
+        guard: Guard,
+    ) -> BoxResponseFuture {
+        guard.run(req, ctx, |req, ctx| self.oneshot(req, ctx))
     }
 
     /// A service sees the whole request.

@@ -52,11 +52,18 @@
 pub mod body;
 pub mod context;
 pub mod extract;
+mod guard;
 pub mod handler;
+pub mod metadata;
 pub mod method;
+pub mod request;
 pub mod response;
 mod route;
 pub mod synth;
+
+/// The `cookie` crate, whose [`Cookie`](cookie::Cookie) type the request and response
+/// cookie helpers use (with its `time` re-export, for `Max-Age` and `Expires`).
+pub use cookie;
 
 #[doc(inline)]
 pub use crate::{

@@ -8,6 +8,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -18,8 +19,10 @@ use crate::{
     body::{Body, BoxError},
     context::RouteContext,
     extract::RequestData,
+    guard::Guard,
     handler::{BoxResponseFuture, ErasedHandler, Handler, HandlerFn, ServiceHandler},
     method::{self, METHODS, MethodSet},
+    request::BodyLimit,
     response::IntoResponse,
     synth,
 };
@@ -59,6 +62,14 @@ pub struct RouteHandler {
     handlers: [Option<Box<dyn ErasedHandler>>; 7],
     methods: MethodSet,
     path: Option<Arc<str>>,
+    limits: Limits,
+}
+
+/// Per-route limits applied around every handler call (see [`Guard`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Limits {
+    max_duration: Option<Duration>,
+    body_limit: BodyLimit,
 }
 
 impl Default for RouteHandler {
@@ -90,6 +101,7 @@ impl RouteHandler {
             handlers: Default::default(),
             methods: MethodSet::EMPTY,
             path: None,
+            limits: Limits::default(),
         }
     }
 
@@ -186,6 +198,70 @@ impl RouteHandler {
         self.path.as_deref()
     }
 
+    /// Cuts off a handler that runs longer than `max`: it is answered `504 Gateway Timeout`
+    /// with an empty body, the handler's future is dropped (cancelled at the `.await` it was
+    /// waiting on), and the event is logged with `tracing` at the error level, naming the
+    /// route and method.
+    ///
+    /// `504` is what a deployment platform answers when a function exceeds its
+    /// `maxDuration`, which is where Next.js's setting of that name is enforced; `408` would
+    /// blame the client, which is not slow here. The time is measured from the request's
+    /// arrival: the [`ReceivedAt`](crate::request::ReceivedAt) request extension when a server inserts one, otherwise
+    /// from the moment the route's service is called. It bounds the handler until it returns
+    /// its response; a streaming body (such as server-sent events) is not cut off.
+    ///
+    /// The route then needs a tokio runtime with time enabled. Routes without a
+    /// `max_duration` create no timer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use http::{Request, StatusCode};
+    /// use route_handlers::{Body, RouteHandler};
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let svc = RouteHandler::new()
+    ///     .get(|| async {
+    ///         tokio::time::sleep(Duration::from_secs(60)).await;
+    ///         "too late"
+    ///     })
+    ///     .max_duration(Duration::from_secs(10))
+    ///     .into_service();
+    /// let res = svc.oneshot(Request::new(Body::empty())).await.unwrap();
+    /// assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
+    /// # }
+    /// ```
+    pub fn max_duration(mut self, max: Duration) -> Self {
+        self.limits.max_duration = Some(max);
+        self
+    }
+
+    /// Sets the largest request body the route's handlers read, in bytes (the default is
+    /// [`BodyLimit::DEFAULT`], 2 MiB). A larger body is answered `413 Payload Too Large` by
+    /// the body readers of [`NextRequest`](crate::request::NextRequest) and the
+    /// [`request`](crate::request) extractors. The limit travels in the
+    /// [`RouteContext`], so it costs nothing per request.
+    ///
+    /// ```
+    /// use http::{Request, StatusCode};
+    /// use route_handlers::{Body, RouteHandler, request::NextRequest};
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let svc = RouteHandler::new()
+    ///     .post(|mut req: NextRequest| async move { req.text().await.map(|t| t.len().to_string()) })
+    ///     .body_limit(4)
+    ///     .into_service();
+    /// let req = Request::post("/").body(Body::from("12345")).unwrap();
+    /// let res = svc.oneshot(req).await.unwrap();
+    /// assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    /// # }
+    /// ```
+    pub fn body_limit(mut self, limit: impl Into<BodyLimit>) -> Self {
+        self.limits.body_limit = limit.into();
+        self
+    }
+
     /// The request-time data the handler of `method` declares it reads (see
     /// [`Handler::READS`]), or `None` when the route has no handler for it.
     pub fn reads(&self, method: &Method) -> Option<RequestData> {
@@ -201,6 +277,7 @@ impl RouteHandler {
                 handlers: self.handlers,
                 methods: self.methods,
                 path: self.path,
+                limits: self.limits,
             }),
         }
     }
@@ -245,6 +322,20 @@ struct Inner {
     methods: MethodSet,
     allow: HeaderValue,
     path: Option<Arc<str>>,
+    limits: Limits,
+}
+
+impl Inner {
+    /// The guard of one handler call, for a request that came with the method at `method`.
+    #[inline]
+    fn guard(&self, method: usize) -> Guard {
+        Guard {
+            route: self.path.clone(),
+            method,
+            max_duration: self.limits.max_duration,
+            body_limit: self.limits.body_limit,
+        }
+    }
 }
 
 impl RouteHandlerService {
@@ -269,14 +360,14 @@ impl RouteHandlerService {
         let kind = match method::index_of(req.method()) {
             Some(i) => match &inner.handlers[i] {
                 Some(handler) => Kind::Handler {
-                    future: handler.call(req, ctx),
+                    future: handler.call_guarded(req, ctx, inner.guard(i)),
                     head: false,
                 },
                 None if i == method::HEAD => match &inner.handlers[method::GET] {
                     Some(get) => {
                         *req.method_mut() = Method::GET;
                         Kind::Handler {
-                            future: get.call(req, ctx),
+                            future: get.call_guarded(req, ctx, inner.guard(i)),
                             head: true,
                         }
                     }

@@ -1,0 +1,203 @@
+//! Reading a request body under a size limit.
+
+use std::{
+    fmt,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use http::{HeaderMap, header::CONTENT_LENGTH};
+use http_body::Body as _;
+
+use super::Rejection;
+use crate::body::Body;
+
+/// The largest request body a route's handlers read, in bytes.
+///
+/// Set it per route with [`RouteHandler::body_limit`](crate::RouteHandler::body_limit); it
+/// reaches the handler in its [`RouteContext`](crate::RouteContext). A body over the limit
+/// is answered `413 Payload Too Large`: at once when its `Content-Length` (or the body's
+/// own size hint) says so, before a byte of it is read, otherwise as soon as the bytes read
+/// pass the limit.
+///
+/// ```
+/// use route_handlers::request::BodyLimit;
+///
+/// assert_eq!(BodyLimit::default(), BodyLimit::DEFAULT);
+/// assert_eq!(BodyLimit::DEFAULT.get(), Some(2 * 1024 * 1024));
+/// assert_eq!(BodyLimit::from(1024).get(), Some(1024));
+/// assert_eq!(BodyLimit::UNLIMITED.get(), None);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BodyLimit(usize);
+
+impl BodyLimit {
+    /// 2 MiB.
+    pub const DEFAULT: Self = Self(2 * 1024 * 1024);
+
+    /// No limit: the handler reads whatever the client sends. Use it only for handlers that
+    /// stream the body somewhere rather than buffer it.
+    pub const UNLIMITED: Self = Self(usize::MAX);
+
+    /// A limit of `bytes`.
+    pub const fn new(bytes: usize) -> Self {
+        Self(bytes)
+    }
+
+    /// The limit in bytes, or `None` when unlimited.
+    pub const fn get(self) -> Option<usize> {
+        if self.0 == usize::MAX {
+            None
+        } else {
+            Some(self.0)
+        }
+    }
+
+    pub(crate) const fn bytes(self) -> usize {
+        self.0
+    }
+}
+
+impl Default for BodyLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl From<usize> for BodyLimit {
+    fn from(bytes: usize) -> Self {
+        Self(bytes)
+    }
+}
+
+impl fmt::Debug for BodyLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.get() {
+            Some(bytes) => write!(f, "BodyLimit({bytes} bytes)"),
+            None => f.write_str("BodyLimit(unlimited)"),
+        }
+    }
+}
+
+/// Refuses a body whose announced length is over the limit, before reading it.
+pub(crate) fn check_announced(
+    headers: &HeaderMap,
+    body: &Body,
+    limit: BodyLimit,
+) -> Result<(), Rejection> {
+    let hinted = body.size_hint().lower();
+    let announced = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    if hinted.max(announced) > limit.bytes() as u64 {
+        return Err(Rejection::payload_too_large(limit.bytes()));
+    }
+    Ok(())
+}
+
+/// Reads the next chunk of data, counting it into `read` against `limit`. Trailers are
+/// skipped.
+pub(crate) async fn next_chunk(
+    body: &mut Body,
+    read: &mut usize,
+    limit: BodyLimit,
+) -> Result<Option<Bytes>, Rejection> {
+    std::future::poll_fn(|cx| poll_chunk(Pin::new(&mut *body), cx, read, limit)).await
+}
+
+fn poll_chunk(
+    mut body: Pin<&mut Body>,
+    cx: &mut Context<'_>,
+    read: &mut usize,
+    limit: BodyLimit,
+) -> Poll<Result<Option<Bytes>, Rejection>> {
+    loop {
+        let Some(frame) = ready!(body.as_mut().poll_frame(cx)) else {
+            return Poll::Ready(Ok(None));
+        };
+        let frame = frame.map_err(Rejection::read)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        *read = read.saturating_add(data.len());
+        if *read > limit.bytes() {
+            return Poll::Ready(Err(Rejection::payload_too_large(limit.bytes())));
+        }
+        if !data.is_empty() {
+            return Poll::Ready(Ok(Some(data)));
+        }
+    }
+}
+
+/// Reads the rest of the body into one buffer. A body that arrives in one chunk is
+/// returned as it is, without a copy.
+pub(crate) async fn read_to_end(
+    body: &mut Body,
+    read: &mut usize,
+    limit: BodyLimit,
+) -> Result<Bytes, Rejection> {
+    let Some(first) = next_chunk(body, read, limit).await? else {
+        return Ok(Bytes::new());
+    };
+    let Some(second) = next_chunk(body, read, limit).await? else {
+        return Ok(first);
+    };
+    let hint = body.size_hint().lower().min(limit.bytes() as u64) as usize;
+    let mut buf = BytesMut::with_capacity(first.len() + second.len() + hint);
+    buf.extend_from_slice(&first);
+    buf.extend_from_slice(&second);
+    while let Some(chunk) = next_chunk(body, read, limit).await? {
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// The request body as a [`Stream`] of chunks, under the route's limit; see
+/// [`NextRequest::into_body_stream`](super::NextRequest::into_body_stream).
+pub struct BodyStream {
+    pub(crate) body: Body,
+    pub(crate) read: usize,
+    pub(crate) limit: BodyLimit,
+    pub(crate) done: bool,
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes, Rejection>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let result = ready!(poll_chunk(
+            Pin::new(&mut this.body),
+            cx,
+            &mut this.read,
+            this.limit
+        ));
+        match result {
+            Ok(Some(chunk)) => Poll::Ready(Some(Ok(chunk))),
+            Ok(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Err(err) => {
+                this.done = true;
+                Poll::Ready(Some(Err(err)))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyStream")
+            .field("read", &self.read)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
