@@ -210,3 +210,242 @@ where
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io,
+        sync::{
+            Arc, Mutex,
+            atomic::{AtomicBool, Ordering},
+        },
+    };
+
+    use bytes::Bytes;
+    use http::Method;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{RouteHandler, RouteHandlerService, request::NextRequest, response::HttpError};
+
+    /// Log lines written while a test runs.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Logs {
+        fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+            let logs = Self::default();
+            let writer = logs.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .finish();
+            (logs, tracing::subscriber::set_default(subscriber))
+        }
+
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    async fn send(svc: &RouteHandlerService, method: Method) -> (StatusCode, usize, Bytes) {
+        let req = Request::builder()
+            .method(method)
+            .uri("/api/x")
+            .body(Body::empty())
+            .unwrap();
+        let res = svc.clone().oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        (parts.status, parts.extensions.len(), body)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_and_logged() {
+        let (logs, _guard) = Logs::capture();
+        let svc = RouteHandler::new()
+            .get(|| async {
+                if true {
+                    panic!("the handler broke");
+                }
+                "unreachable"
+            })
+            .post(|| -> std::future::Ready<&'static str> { panic!("broke before its future") })
+            .path("/api/x")
+            .into_service();
+        let (status, _, body) = send(&svc, Method::GET).await;
+        assert_eq!((status, body.len()), (StatusCode::INTERNAL_SERVER_ERROR, 0));
+        let (status, _, body) = send(&svc, Method::POST).await;
+        assert_eq!((status, body.len()), (StatusCode::INTERNAL_SERVER_ERROR, 0));
+        let (status, _, body) = send(&svc, Method::HEAD).await;
+        assert_eq!((status, body.len()), (StatusCode::INTERNAL_SERVER_ERROR, 0));
+        let text = logs.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        for (line, method, panic) in [
+            (lines[0], "GET", "the handler broke"),
+            (lines[1], "POST", "broke before its future"),
+            (lines[2], "HEAD", "the handler broke"),
+        ] {
+            assert!(line.contains(" ERROR "), "{line}");
+            assert!(
+                line.contains("route handler panicked; answered 500"),
+                "{line}"
+            );
+            assert!(line.contains("route=\"/api/x\""), "{line}");
+            assert!(line.contains(&format!("method=\"{method}\"")), "{line}");
+            assert!(line.contains(&format!("panic={panic}")), "{line}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_is_answered_500_with_an_empty_body_and_logged() {
+        let (logs, _guard) = Logs::capture();
+        let svc = RouteHandler::new()
+            .put(|| async {
+                let err = io::Error::new(io::ErrorKind::NotFound, "no such table: users");
+                Err::<&str, HttpError>(err.into())
+            })
+            .delete(|| async { Err::<&str, _>(crate::response::not_found()) })
+            .into_service();
+        let (status, extensions, body) = send(&svc, Method::PUT).await;
+        assert_eq!(
+            (status, extensions, body.len()),
+            (StatusCode::INTERNAL_SERVER_ERROR, 0, 0)
+        );
+        let (status, _, _) = send(&svc, Method::DELETE).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let text = logs.text();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("route handler failed; answered 500"),
+            "{text}"
+        );
+        assert!(
+            text.contains("route=\"(unnamed route)\" method=\"PUT\""),
+            "{text}"
+        );
+        assert!(text.contains("error=no such table: users"), "{text}");
+    }
+
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_handler_is_cut_off_at_max_duration_and_dropped() {
+        let (logs, _guard) = Logs::capture();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = dropped.clone();
+        let svc = RouteHandler::new()
+            .get(move || {
+                let guard = SetOnDrop(flag.clone());
+                async move {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    drop(guard);
+                    "late"
+                }
+            })
+            .post(|| async {
+                tokio::time::sleep(Duration::from_secs(9)).await;
+                "in time"
+            })
+            .max_duration(Duration::from_secs(10))
+            .path("/slow")
+            .into_service();
+        let start = Instant::now();
+        let (status, _, body) = send(&svc, Method::GET).await;
+        assert_eq!((status, body.len()), (StatusCode::GATEWAY_TIMEOUT, 0));
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+        assert!(dropped.load(Ordering::SeqCst));
+        let (status, _, body) = send(&svc, Method::POST).await;
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"in time"[..]));
+        let text = logs.text();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("route handler ran past its max_duration; answered 504"),
+            "{text}"
+        );
+        assert!(
+            text.contains("route=\"/slow\" method=\"GET\" max_duration=10s"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_duration_counts_from_received_at() {
+        let svc = RouteHandler::new()
+            .get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "done"
+            })
+            .max_duration(Duration::from_secs(10))
+            .into_service();
+        let arrived = Instant::now();
+        tokio::time::advance(Duration::from_secs(7)).await;
+        let mut req = Request::new(Body::empty());
+        req.extensions_mut().insert(ReceivedAt(arrived));
+        let res = svc.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(arrived.elapsed(), Duration::from_secs(10));
+
+        // Without the extension the clock starts when the service is called.
+        let res = svc.oneshot(Request::new(Body::empty())).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn the_route_body_limit_reaches_handlers_and_services() {
+        let svc =
+            RouteHandler::new()
+                .post(|mut req: NextRequest| async move {
+                    req.bytes().await.map(|b| b.len().to_string())
+                })
+                .put(|req: Request<Body>, ctx: RouteContext| async move {
+                    let mut req = NextRequest::new(req).with_body_limit(ctx.body_limit());
+                    req.bytes().await.map(|b| b.len().to_string())
+                })
+                .on_service(
+                    crate::method::MethodSet::PATCH,
+                    tower::service_fn(|req: Request<Body>| async move {
+                        let mut req = NextRequest::new(req);
+                        Ok::<_, std::convert::Infallible>(
+                            req.bytes()
+                                .await
+                                .map(|b| b.len().to_string())
+                                .into_response(),
+                        )
+                    }),
+                )
+                .body_limit(3)
+                .into_service();
+        for method in [Method::POST, Method::PUT, Method::PATCH] {
+            for (body, status) in [
+                ("abc", StatusCode::OK),
+                ("abcd", StatusCode::PAYLOAD_TOO_LARGE),
+            ] {
+                let req = Request::builder()
+                    .method(method.clone())
+                    .body(Body::from(body))
+                    .unwrap();
+                let res = svc.clone().oneshot(req).await.unwrap();
+                assert_eq!(res.status(), status, "{method} {body}");
+            }
+        }
+    }
+}

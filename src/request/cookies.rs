@@ -110,7 +110,10 @@ mod tests {
 
     #[test]
     fn table() {
-        type Case = (&'static [&'static [u8]], &'static [(&'static str, &'static str)]);
+        type Case = (
+            &'static [&'static [u8]],
+            &'static [(&'static str, &'static str)],
+        );
         let cases: [Case; 8] = [
             (&[], &[]),
             (&[b"a=1"], &[("a", "1")]),

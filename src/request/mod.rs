@@ -634,3 +634,383 @@ impl FromRequestParts for Cookies {
         Ok(Cookies::from_headers(&parts.headers))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http::StatusCode;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{RouteHandler, response::HttpError};
+
+    fn post(content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
+        let mut req = Request::post("/api/echo?x=1").body(body.into()).unwrap();
+        if let Some(ct) = content_type {
+            req.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        }
+        req
+    }
+
+    fn chunked(chunks: &[&'static str]) -> Body {
+        let chunks: Vec<Result<Bytes, Infallible>> = chunks
+            .iter()
+            .map(|c| Ok(Bytes::from_static(c.as_bytes())))
+            .collect();
+        Body::from_stream(futures_util::stream::iter(chunks))
+    }
+
+    #[derive(Debug, serde::Deserialize, serde::Serialize, PartialEq)]
+    struct Item {
+        name: String,
+        qty: u32,
+    }
+
+    async fn status_and_text(res: Response<Body>) -> (StatusCode, String) {
+        let status = res.status();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// The bad-body cases, each with its status and message, through a route.
+    #[tokio::test]
+    async fn bad_bodies_through_a_route() {
+        let svc = RouteHandler::new()
+            .post(|mut req: NextRequest| async move {
+                let item: Item = req.json().await?;
+                Ok::<_, HttpError>(crate::response::Json(item))
+            })
+            .put(|mut req: NextRequest| async move { req.text().await })
+            .patch(|Form(item): Form<Item>| async move { item.name })
+            .body_limit(32)
+            .into_service();
+        let big = "x".repeat(40);
+        let cases: Vec<(Request<Body>, StatusCode, String)> =
+            vec![
+            (
+                post(Some("application/json"), r#"{"name":"a","qty":2}"#),
+                StatusCode::OK,
+                r#"{"name":"a","qty":2}"#.into(),
+            ),
+            (
+                post(Some("application/json"), big.clone()),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body is larger than the limit of 32 bytes".into(),
+            ),
+            (
+                // No Content-Length and no size hint: counted while streaming.
+                post(
+                    Some("application/json"),
+                    chunked(&["{\"name\":\"", "xxxxxxxxxxxxxxxxxxxx", "xxxxxxxxxxxxxxxxxxxx\"}"]),
+                ),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body is larger than the limit of 32 bytes".into(),
+            ),
+            (
+                post(Some("application/json"), r#"{"name":"a","#),
+                StatusCode::BAD_REQUEST,
+                "malformed JSON in the request body: EOF while parsing a value at line 1 column 12"
+                    .into(),
+            ),
+            (
+                post(Some("application/json"), r#"{"name":"a","qty":-1}"#),
+                StatusCode::BAD_REQUEST,
+                "the JSON request body does not match the expected shape: invalid value: \
+                 integer `-1`, expected u32 at line 1 column 20"
+                    .into(),
+            ),
+            (
+                post(Some("text/plain"), "{}"),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a request body with `content-type: application/json`, got `text/plain`"
+                    .into(),
+            ),
+            (
+                post(None, "{}"),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a request body with `content-type: application/json`, got none".into(),
+            ),
+            (
+                {
+                    let mut req = post(None, &b"ok \xff\xfe"[..]);
+                    *req.method_mut() = Method::PUT;
+                    req
+                },
+                StatusCode::BAD_REQUEST,
+                "request body is not valid UTF-8: invalid utf-8 sequence of 1 bytes from index 3"
+                    .into(),
+            ),
+            (
+                {
+                    let mut req = post(Some("application/x-www-form-urlencoded"), "name=a&qty=x");
+                    *req.method_mut() = Method::PATCH;
+                    req
+                },
+                StatusCode::BAD_REQUEST,
+                "malformed form in the request body: invalid digit found in string".into(),
+            ),
+            (
+                {
+                    let mut req = post(Some("multipart/form-data; boundary=x"), "--x--");
+                    *req.method_mut() = Method::PATCH;
+                    req
+                },
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a request body with `content-type: application/x-www-form-urlencoded`, \
+                 got `multipart/form-data; boundary=x`"
+                    .into(),
+            ),
+        ];
+        for (req, status, message) in cases {
+            let what = format!("{} {:?}", req.method(), req.headers().get(CONTENT_TYPE));
+            let res = svc.clone().oneshot(req).await.unwrap();
+            let ct = res.headers().get(CONTENT_TYPE).cloned();
+            assert_eq!(status_and_text(res).await, (status, message), "{what}");
+            if status != StatusCode::OK {
+                assert_eq!(ct.unwrap(), "text/plain; charset=utf-8");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn json_content_types() {
+        for (ct, ok) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/merge-patch+json", true),
+            ("application/jsonx", false),
+            ("text/json", false),
+            ("application/+json", true),
+        ] {
+            let mut req = NextRequest::new(post(Some(ct), "{}"));
+            let got = req.json::<serde_json::Value>().await;
+            assert_eq!(got.is_ok(), ok, "{ct}");
+        }
+    }
+
+    #[tokio::test]
+    async fn content_length_over_the_limit_is_refused_before_reading() {
+        // The body would fail if it were polled: the refusal must come from the header.
+        let failing = Body::from_stream(futures_util::stream::once(async {
+            Err::<Bytes, _>(std::io::Error::other("must not be read"))
+        }));
+        let mut req = post(Some("application/json"), failing);
+        req.headers_mut().insert(
+            http::header::CONTENT_LENGTH,
+            HeaderValue::from_static("100"),
+        );
+        let err = NextRequest::new(req)
+            .with_body_limit(99)
+            .json::<Item>()
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(err.is_too_large());
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fails_to_arrive_is_400() {
+        let failing = Body::from_stream(futures_util::stream::iter([
+            Ok(Bytes::from_static(b"{")),
+            Err(std::io::Error::other("connection reset")),
+        ]));
+        let err = NextRequest::new(post(None, failing))
+            .bytes()
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err.to_string(),
+            "failed to read the request body: connection reset"
+        );
+    }
+
+    #[tokio::test]
+    async fn chunks_then_the_rest_and_reading_twice() {
+        let mut req = NextRequest::new(post(None, chunked(&["ab", "", "cd", "ef"])));
+        assert_eq!(req.chunk().await.unwrap().unwrap(), "ab");
+        assert_eq!(req.chunk().await.unwrap().unwrap(), "cd");
+        assert!(!req.body_used());
+        assert_eq!(req.bytes().await.unwrap(), "ef");
+        assert!(req.body_used());
+        let err = req.bytes().await.unwrap_err();
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(err.to_string(), "the request body has already been read");
+        let res = err.into_response();
+        assert_eq!(
+            status_and_text(res).await,
+            (StatusCode::INTERNAL_SERVER_ERROR, String::new())
+        );
+
+        // Chunks count against the limit.
+        let mut req = NextRequest::new(post(None, chunked(&["abc", "def"]))).with_body_limit(5);
+        assert_eq!(req.chunk().await.unwrap().unwrap(), "abc");
+        assert!(req.chunk().await.unwrap_err().is_too_large());
+    }
+
+    #[tokio::test]
+    async fn body_stream() {
+        use futures_util::TryStreamExt;
+        let req = NextRequest::new(post(None, chunked(&["ab", "cd"])));
+        let chunks: Vec<Bytes> = req.into_body_stream().try_collect().await.unwrap();
+        assert_eq!(chunks, ["ab", "cd"]);
+
+        let req = NextRequest::new(post(None, chunked(&["ab", "cd"]))).with_body_limit(3);
+        let mut stream = req.into_body_stream();
+        assert_eq!(stream.try_next().await.unwrap().unwrap(), "ab");
+        assert!(stream.try_next().await.unwrap_err().is_too_large());
+        assert!(stream.try_next().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn one_chunk_is_not_copied() {
+        let bytes = Bytes::from(vec![7u8; 1000]);
+        let ptr = bytes.as_ptr();
+        let mut req = NextRequest::new(post(None, bytes));
+        assert_eq!(req.bytes().await.unwrap().as_ptr(), ptr);
+    }
+
+    #[test]
+    fn accessors_record_what_they_read() {
+        let cases: [(&str, fn(&NextRequest), RequestData); 9] = [
+            (
+                "pathname",
+                |r| {
+                    let _ = r.pathname();
+                },
+                RequestData::NONE,
+            ),
+            (
+                "method",
+                |r| {
+                    let _ = r.method();
+                },
+                RequestData::NONE,
+            ),
+            (
+                "uri",
+                |r| {
+                    let _ = r.uri();
+                },
+                RequestData::QUERY,
+            ),
+            (
+                "search_params",
+                |r| {
+                    let _ = r.search_params();
+                },
+                RequestData::QUERY,
+            ),
+            (
+                "query",
+                |r| drop(r.query::<Vec<(String, String)>>()),
+                RequestData::QUERY,
+            ),
+            (
+                "headers",
+                |r| {
+                    let _ = r.headers();
+                },
+                RequestData::HEADERS.union(RequestData::COOKIES),
+            ),
+            (
+                "header",
+                |r| {
+                    let _ = r.header("x-a");
+                },
+                RequestData::HEADERS,
+            ),
+            (
+                "cookies",
+                |r| {
+                    let _ = r.cookies();
+                },
+                RequestData::COOKIES,
+            ),
+            (
+                "extensions",
+                |r| {
+                    let _ = r.extensions();
+                },
+                RequestData::NONE,
+            ),
+        ];
+        for (what, read, want) in cases {
+            let tracker = ReadTracker::default();
+            let mut req = post(None, "");
+            req.extensions_mut().insert(tracker.clone());
+            read(&NextRequest::new(req));
+            assert_eq!(tracker.reads(), want, "{what}");
+        }
+    }
+
+    #[tokio::test]
+    async fn body_reads_are_recorded() {
+        let tracker = ReadTracker::default();
+        let mut req = post(None, "x");
+        req.extensions_mut().insert(tracker.clone());
+        NextRequest::new(req).bytes().await.unwrap();
+        assert_eq!(tracker.reads(), RequestData::BODY);
+    }
+
+    #[test]
+    fn extractors_declare_what_they_read() {
+        let route = RouteHandler::new()
+            .get(|_: Query<Vec<(String, String)>>| async { "" })
+            .post(|_: crate::response::Json<Item>| async { "" })
+            .put(|_: Cookies, _: Form<Item>| async { "" })
+            .patch(|_: NextRequest| async { "" })
+            .delete(|_: NextRequest, _: RouteContext| async { "" });
+        assert_eq!(route.reads(&Method::GET), Some(RequestData::QUERY));
+        assert_eq!(route.reads(&Method::POST), Some(RequestData::BODY));
+        assert_eq!(
+            route.reads(&Method::PUT),
+            Some(RequestData::COOKIES | RequestData::BODY)
+        );
+        assert_eq!(route.reads(&Method::PATCH), Some(RequestData::NONE));
+        assert_eq!(route.reads(&Method::DELETE), Some(RequestData::NONE));
+    }
+
+    #[tokio::test]
+    async fn extractors_through_a_route() {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            page: u32,
+        }
+        let svc = RouteHandler::new()
+            .get(|Query(p): Query<Page>, cookies: Cookies| async move {
+                format!("page {} theme {:?}", p.page, cookies.value("theme"))
+            })
+            .post(|req: NextRequest, ctx: RouteContext| async move {
+                format!("{} {:?}", req.pathname(), ctx.body_limit())
+            })
+            .into_service();
+        let req = Request::get("/?page=3")
+            .header("cookie", "theme=dark")
+            .body(Body::empty())
+            .unwrap();
+        let res = svc.clone().oneshot(req).await.unwrap();
+        assert_eq!(
+            status_and_text(res).await,
+            (StatusCode::OK, "page 3 theme Some(\"dark\")".into())
+        );
+        let req = Request::get("/?page=x").body(Body::empty()).unwrap();
+        let res = svc.clone().oneshot(req).await.unwrap();
+        assert_eq!(
+            status_and_text(res).await,
+            (
+                StatusCode::BAD_REQUEST,
+                "malformed query string: invalid digit found in string".into()
+            )
+        );
+        let res = svc.oneshot(post(None, "")).await.unwrap();
+        assert_eq!(
+            status_and_text(res).await,
+            (StatusCode::OK, "/api/echo BodyLimit(2097152 bytes)".into())
+        );
+    }
+}
