@@ -876,7 +876,8 @@ mod tests {
 
     #[test]
     fn accessors_record_what_they_read() {
-        let cases: [(&str, fn(&NextRequest), RequestData); 9] = [
+        type Read = fn(&NextRequest);
+        let cases: [(&str, Read, RequestData); 9] = [
             (
                 "pathname",
                 |r| {
