@@ -336,8 +336,8 @@ pub fn redirect_with(
 
 /// The error of [`redirect_with`] for a status that is not a redirect.
 ///
-/// As any `std::error::Error`, it converts into an [`HttpError`] that answers `500` (a
-/// redirect with a wrong status is a bug in the handler, not the client's fault).
+/// It answers `500` (a redirect with a wrong status is a bug in the handler, not the
+/// client's fault), as a response of its own or converted into an [`HttpError`] with `?`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidRedirectStatus(StatusCode);
 
@@ -359,6 +359,14 @@ impl std::fmt::Display for InvalidRedirectStatus {
 }
 
 impl std::error::Error for InvalidRedirectStatus {}
+
+/// `500` with an empty body, logged by the route: a handler may return the result of
+/// [`redirect_with`] as it is.
+impl IntoResponse for InvalidRedirectStatus {
+    fn into_response(self) -> Response<Body> {
+        HttpError::internal(self).into_response()
+    }
+}
 
 #[cfg(test)]
 mod tests {
