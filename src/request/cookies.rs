@@ -33,7 +33,13 @@ pub struct Cookies {
 impl Cookies {
     /// Parses the `Cookie` headers in `headers`.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let mut list = Vec::new();
+        // One slot per `;`-separated pair, so the (large) cookies are not moved by regrowth.
+        let pairs = headers
+            .get_all(COOKIE)
+            .iter()
+            .map(|v| v.as_bytes().iter().filter(|&&b| b == b';').count() + 1)
+            .sum();
+        let mut list = Vec::with_capacity(pairs);
         for value in headers.get_all(COOKIE) {
             let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
                 continue;
