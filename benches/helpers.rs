@@ -9,6 +9,9 @@
 //!
 //! `cargo bench --bench helpers`
 
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
 use std::{future::Future, pin::Pin, time::Duration};
 
 use bytes::Bytes;
