@@ -13,6 +13,13 @@
 //! Each of those behaviours is also a layer of its own, for use around any service:
 //! [`method::MethodFilterLayer`] and [`synth::HeadOptionsLayer`].
 //!
+//! Inside a handler, [`request::NextRequest`] reads cookies, the query and the body (under
+//! a per-route size limit), and [`response`] has what a Next.js handler reaches for:
+//! `json`, `redirect`, `Set-Cookie`, `not_found()` and friends as `?` early returns
+//! ([`response::HttpError`]), and server-sent events. A handler that panics, fails or runs
+//! past its route's `max_duration` is answered `500` or `504` and logged. [`metadata`]
+//! serves `sitemap.xml` and `robots.txt` from typed builders.
+//!
 //! # Example
 //!
 //! ```

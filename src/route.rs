@@ -34,6 +34,18 @@ use crate::{
 /// `Allow`; `HEAD` is derived from `GET` and `OPTIONS` is answered `204` with `Allow`, unless
 /// the route has its own handlers for them.
 ///
+/// # Errors and panics
+///
+/// Built in, around every handler, at no allocation per request:
+///
+/// - a handler that panics is answered `500` with an empty body; the panic is logged with
+///   `tracing` at the error level, naming the route's [`path`](Self::path) and the method,
+///   and the server keeps serving (the process's panic hook still runs, as for any panic);
+/// - a handler whose error becomes a `500` through
+///   [`HttpError`](crate::response::HttpError) (any `std::error::Error` with `?`) has that
+///   error logged the same way; the client gets an empty body;
+/// - a handler that runs past [`max_duration`](Self::max_duration) is answered `504`.
+///
 /// # Example
 ///
 /// ```
