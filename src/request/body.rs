@@ -133,6 +133,9 @@ fn poll_chunk(
     }
 }
 
+/// The most [`read_to_end`] reserves ahead of the data it has received.
+const MAX_RESERVE: usize = 64 * 1024;
+
 /// Reads the rest of the body into one buffer. A body that arrives in one chunk is
 /// returned as it is, without a copy.
 pub(crate) async fn read_to_end(
@@ -146,7 +149,14 @@ pub(crate) async fn read_to_end(
     let Some(second) = next_chunk(body, read, limit).await? else {
         return Ok(first);
     };
-    let hint = body.size_hint().lower().min(limit.bytes() as u64) as usize;
+    // Reserve what the body says is coming, but no more than `MAX_RESERVE` ahead of the
+    // bytes that have arrived: a client that announces a large body and then stalls must
+    // not make the server hold that much memory.
+    let hint = body
+        .size_hint()
+        .lower()
+        .min(limit.bytes() as u64)
+        .min(MAX_RESERVE as u64) as usize;
     let mut buf = BytesMut::with_capacity(first.len() + second.len() + hint);
     buf.extend_from_slice(&first);
     buf.extend_from_slice(&second);
