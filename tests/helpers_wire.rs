@@ -843,3 +843,110 @@ async fn a_streaming_body_of_bytes() {
         assert_eq!(reply.body, "chunk0;chunk1;chunk2;");
     }
 }
+
+#[tokio::test]
+async fn forms_cookies_headers_and_body_streams() {
+    use futures::TryStreamExt;
+    use route_handlers::request::{Cookies, Form};
+
+    #[derive(serde::Deserialize)]
+    struct Signup {
+        email: String,
+    }
+    let route = RouteHandler::new()
+        .post(|mut req: NextRequest| async move {
+            let signup: Signup = req.form().await?;
+            let agent = req.header(header::USER_AGENT).cloned();
+            Ok::<_, HttpError>(format!("{} {:?}", signup.email, agent))
+        })
+        .put(|cookies: Cookies, Form(signup): Form<Signup>| async move {
+            format!("{} {:?}", signup.email, cookies.value("id"))
+        })
+        .patch(|req: NextRequest| async move {
+            let sizes: Vec<usize> = req
+                .into_body_stream()
+                .map_ok(|chunk| chunk.len())
+                .try_collect()
+                .await?;
+            Ok::<_, HttpError>(format!("{sizes:?}"))
+        })
+        .body_limit(16)
+        .into_service();
+    let addr = serve(vec![("/form", route)]).await;
+    let form = "application/x-www-form-urlencoded";
+    for h2 in [false, true] {
+        let mut req = post(addr, "/form", form, "email=a%40b");
+        req.headers_mut()
+            .insert(header::USER_AGENT, "wire-test".parse().unwrap());
+        let reply = send(h2, req).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::OK, "a@b Some(\"wire-test\")")
+        );
+
+        let reply = send(h2, post(addr, "/form", "application/json", "{}")).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a request body with `content-type: application/x-www-form-urlencoded`, got `application/json`"
+            )
+        );
+
+        let mut req = post(addr, "/form", form, "email=c");
+        *req.method_mut() = http::Method::PUT;
+        req.headers_mut()
+            .insert(header::COOKIE, "id=7".parse().unwrap());
+        let reply = send(h2, req).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::OK, "c Some(\"7\")")
+        );
+
+        let chunks = ["abc", "de"].map(|c| Ok::<_, Infallible>(Bytes::from_static(c.as_bytes())));
+        let mut req = post(
+            addr,
+            "/form",
+            "text/plain",
+            Body::from_stream(futures::stream::iter(chunks)),
+        );
+        *req.method_mut() = http::Method::PATCH;
+        let reply = send(h2, req).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let sizes: Vec<usize> = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(sizes.iter().sum::<usize>(), 5);
+
+        let mut req = post(addr, "/form", "text/plain", "0123456789abcdefg");
+        *req.method_mut() = http::Method::PATCH;
+        let reply = send(h2, req).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body is larger than the limit of 16 bytes"
+            )
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_sent_events_keep_alive_over_the_wire() {
+    let route = RouteHandler::new()
+        .get(|| async {
+            response::sse(futures::stream::pending::<Event>()).keep_alive(Duration::from_secs(15))
+        })
+        .into_service();
+    let addr = serve(vec![("/api/events", route)]).await;
+    for h2 in [false, true] {
+        let res = client(h2).request(get(addr, "/api/events")).await.unwrap();
+        let mut body = res.into_body();
+        let start = tokio::time::Instant::now();
+        for _ in 0..2 {
+            let frame = body.frame().await.unwrap().unwrap();
+            assert_eq!(frame.into_data().unwrap(), ":\n\n");
+        }
+        // The paused clock also jumps ahead while the runtime waits on the socket, so only
+        // a lower bound holds here; the exact interval is tested in the unit tests.
+        assert!(start.elapsed() >= Duration::from_secs(30));
+    }
+}

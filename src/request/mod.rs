@@ -239,6 +239,15 @@ impl NextRequest {
     }
 
     /// One request header (records a header read).
+    ///
+    /// ```
+    /// use route_handlers::{Body, request::NextRequest};
+    ///
+    /// let req = http::Request::get("/").header("x-api-key", "k1").body(Body::empty()).unwrap();
+    /// let req = NextRequest::new(req);
+    /// assert_eq!(req.header("x-api-key").unwrap(), "k1");
+    /// assert_eq!(req.headers().len(), 1);
+    /// ```
     pub fn header(&self, name: impl AsHeaderName) -> Option<&HeaderValue> {
         self.record(RequestData::HEADERS);
         self.head.headers.get(name)
@@ -406,11 +415,24 @@ impl NextRequest {
     }
 
     /// The rest of the body as a [`Stream`](futures_util::Stream) of chunks under the body
-    /// limit, as [`chunk`](Self::chunk) reads them.
+    /// limit, as [`chunk`](Self::chunk) reads them: an item is `Err` once the bytes pass
+    /// the limit or the body fails to arrive, and the stream ends after it. A body that was
+    /// already read gives an empty stream.
     ///
-    /// # Errors
+    /// ```
+    /// use futures_util::TryStreamExt;
+    /// use route_handlers::{Body, request::NextRequest};
     ///
-    /// An empty stream that yields the rejection when the body has already been read.
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let chunks = futures_util::stream::iter(["ab", "cd", "ef"].map(Ok::<_, std::io::Error>));
+    /// let req = http::Request::post("/").body(Body::from_stream(chunks)).unwrap();
+    /// let mut stream = NextRequest::new(req).with_body_limit(5).into_body_stream();
+    /// assert_eq!(stream.try_next().await.unwrap().unwrap(), "ab");
+    /// assert_eq!(stream.try_next().await.unwrap().unwrap(), "cd");
+    /// let err = stream.try_next().await.unwrap_err();
+    /// assert_eq!(err.status(), 413);
+    /// # }
+    /// ```
     pub fn into_body_stream(mut self) -> BodyStream {
         let body = self.take_body();
         let (body, done) = match body {
@@ -569,7 +591,9 @@ where
 /// [`NextRequest::form`].
 ///
 /// ```
-/// use route_handlers::{RouteHandler, request::Form};
+/// use http::{Request, StatusCode};
+/// use route_handlers::{Body, RouteHandler, request::Form};
+/// use tower::ServiceExt;
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Signup { email: String }
@@ -577,8 +601,16 @@ where
 /// async fn signup(Form(signup): Form<Signup>) -> String {
 ///     signup.email
 /// }
-/// let route = RouteHandler::new().post(signup);
-/// # let _ = route;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let svc = RouteHandler::new().post(signup).into_service();
+/// let req = Request::post("/")
+///     .header("content-type", "application/x-www-form-urlencoded")
+///     .body(Body::from("email=ada%40example.com"))
+///     .unwrap();
+/// let res = svc.oneshot(req).await.unwrap();
+/// assert_eq!(res.status(), StatusCode::OK);
+/// # }
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Form<T>(pub T);
@@ -599,7 +631,9 @@ where
 /// The query string deserialized into `T`: the extractor form of [`NextRequest::query`].
 ///
 /// ```
-/// use route_handlers::{RouteHandler, request::Query};
+/// use http::{Request, StatusCode};
+/// use route_handlers::{Body, RouteHandler, extract::RequestData, request::Query};
+/// use tower::ServiceExt;
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Page { page: u32 }
@@ -607,8 +641,14 @@ where
 /// async fn list(Query(p): Query<Page>) -> String {
 ///     p.page.to_string()
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let route = RouteHandler::new().get(list);
-/// # let _ = route;
+/// assert_eq!(route.reads(&http::Method::GET), Some(RequestData::QUERY));
+/// let req = Request::get("/?page=x").body(Body::empty()).unwrap();
+/// let res = route.into_service().oneshot(req).await.unwrap();
+/// assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+/// # }
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Query<T>(pub T);
