@@ -354,7 +354,7 @@ impl Future for ResponseFuture {
         match &mut self.get_mut().kind {
             Kind::Handler { future, head } => match future.as_mut().poll(cx) {
                 Poll::Ready(res) => Poll::Ready(Ok(match head {
-                    Some(head) => head.strip(res),
+                    Some(head) => head.strip(res, Body::empty_of_unknown_size),
                     None => res,
                 })),
                 Poll::Pending => Poll::Pending,

@@ -165,13 +165,19 @@ impl Head {
     /// - when the request accepts a content coding and the response has no
     ///   `Content-Encoding`, `Content-Length` is removed instead: a compression layer outside
     ///   would encode the `GET` response to a length unknown here (and drop its
-    ///   `Content-Length`), while an empty `HEAD` body is left alone by it. RFC 9110 §9.3.2
-    ///   lets a server omit such a field.
+    ///   `Content-Length`). RFC 9110 §9.3.2 lets a server omit such a field.
     ///
     /// A response of the service's own `HEAD` handler keeps its headers; only a body it
     /// returned is dropped, and its exact size becomes `Content-Length` when the handler set
     /// none (as an HTTP/1.1 server would send).
-    pub(crate) fn strip<B>(self, res: Response<B>) -> Response<B>
+    ///
+    /// The new body is `B::default()` (for the bodies of `http-body-util` and axum, exactly
+    /// empty) unless `Content-Length` is left out for a request that accepts no coding: then
+    /// it is `unsized_empty()`, an empty body that does not state its size, so that a layer
+    /// outside does not fill in `content-length: 0`. For a request that accepts a coding, an
+    /// exactly empty body keeps a compression layer outside from encoding the `HEAD`
+    /// response (its encoder would send framing bytes, which HTTP/2 delivers as content).
+    pub(crate) fn strip<B>(self, res: Response<B>, unsized_empty: impl FnOnce() -> B) -> Response<B>
     where
         B: http_body::Body + Default,
     {
@@ -179,6 +185,7 @@ impl Head {
             return res;
         }
         let (mut parts, body) = res.into_parts();
+        let mut new_body = None;
         if may_have_content_length(parts.status) {
             let length_is_final = !self.encodable || parts.headers.contains_key(CONTENT_ENCODING);
             match body.size_hint().exact() {
@@ -193,9 +200,12 @@ impl Head {
                 }
                 _ => {}
             }
+            if !self.encodable && !parts.headers.contains_key(CONTENT_LENGTH) {
+                new_body = Some(unsized_empty());
+            }
         }
         drop(body);
-        Response::from_parts(parts, B::default())
+        Response::from_parts(parts, new_body.unwrap_or_default())
     }
 }
 
@@ -360,7 +370,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Inner { future } => future.poll(cx),
-            KindProj::Head { future, head } => future.poll(cx).map_ok(|res| head.strip(res)),
+            KindProj::Head { future, head } => {
+                future.poll(cx).map_ok(|res| head.strip(res, B::default))
+            }
             KindProj::Ready { response } => {
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }
@@ -510,13 +522,21 @@ mod tests {
                 res.headers_mut()
                     .insert(CONTENT_LENGTH, HeaderValue::from_static(len));
             }
-            let res = head.strip(res);
+            let res = head.strip(res, Body::empty_of_unknown_size);
             let sent = res
                 .headers()
                 .get(CONTENT_LENGTH)
                 .map(|v| v.to_str().unwrap());
             assert_eq!(sent, expected, "case {i}");
             assert!(http_body::Body::is_end_stream(res.body()), "case {i}");
+            // Without a length and without a coding to fear, the empty body does not state
+            // its size, so no layer outside fills in `content-length: 0`.
+            let unsized_body = expected.is_none() && accept.is_none();
+            assert_eq!(
+                http_body::Body::size_hint(res.body()).exact().is_none(),
+                unsized_body,
+                "case {i}"
+            );
         }
     }
 
@@ -525,7 +545,7 @@ mod tests {
         for status in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {
             let mut res = Response::new(Body::from("x"));
             *res.status_mut() = status;
-            let res = Head::derived(&HeaderMap::new()).strip(res);
+            let res = Head::derived(&HeaderMap::new()).strip(res, Body::default);
             assert!(res.headers().get(CONTENT_LENGTH).is_none(), "{status}");
         }
     }
