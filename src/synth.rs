@@ -177,35 +177,78 @@ impl Head {
     /// outside does not fill in `content-length: 0`. For a request that accepts a coding, an
     /// exactly empty body keeps a compression layer outside from encoding the `HEAD`
     /// response (its encoder would send framing bytes, which HTTP/2 delivers as content).
-    pub(crate) fn strip<B>(self, res: Response<B>, unsized_empty: impl FnOnce() -> B) -> Response<B>
+    pub(crate) fn strip<B>(
+        self,
+        mut res: Response<B>,
+        unsized_empty: impl FnOnce() -> B,
+    ) -> Response<B>
     where
         B: http_body::Body + Default,
     {
         if !self.derived && res.body().is_end_stream() {
             return res;
         }
-        let (mut parts, body) = res.into_parts();
-        let mut new_body = None;
-        if may_have_content_length(parts.status) {
-            let length_is_final = !self.encodable || parts.headers.contains_key(CONTENT_ENCODING);
-            match body.size_hint().exact() {
+        // Whether the response goes out with a `Content-Length`. Worked out in place: the
+        // response is not taken apart, and each header is looked up at most once.
+        let mut has_length = true;
+        if may_have_content_length(res.status()) {
+            let exact = res.body().size_hint().exact();
+            let headers = res.headers_mut();
+            let length_is_final = !self.encodable || headers.contains_key(CONTENT_ENCODING);
+            has_length = match exact {
                 _ if self.derived && !length_is_final => {
-                    parts.headers.remove(CONTENT_LENGTH);
+                    headers.remove(CONTENT_LENGTH);
+                    false
                 }
-                Some(len)
-                    if length_is_final
-                        && (self.derived || !parts.headers.contains_key(CONTENT_LENGTH)) =>
-                {
-                    parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+                Some(len) if length_is_final && self.derived => {
+                    headers.insert(CONTENT_LENGTH, content_length(len));
+                    true
                 }
-                _ => {}
-            }
-            if !self.encodable && !parts.headers.contains_key(CONTENT_LENGTH) {
-                new_body = Some(unsized_empty());
-            }
+                Some(len) if length_is_final => {
+                    headers
+                        .entry(CONTENT_LENGTH)
+                        .or_insert_with(|| content_length(len));
+                    true
+                }
+                _ => headers.contains_key(CONTENT_LENGTH),
+            };
         }
-        drop(body);
-        Response::from_parts(parts, new_body.unwrap_or_default())
+        *res.body_mut() = if has_length || self.encodable {
+            B::default()
+        } else {
+            unsized_empty()
+        };
+        res
+    }
+}
+
+/// `len` as a `Content-Length` value. Lengths below 1000 come from a static table, so the
+/// common case of a short body does not allocate (a `HeaderValue` made at run time holds
+/// its bytes in a new allocation).
+fn content_length(len: u64) -> HeaderValue {
+    /// `000` to `999`, three digits each.
+    static DIGITS: [u8; 3000] = {
+        let mut out = [0; 3000];
+        let mut i = 0;
+        while i < 1000 {
+            out[3 * i] = b'0' + (i / 100) as u8;
+            out[3 * i + 1] = b'0' + (i / 10 % 10) as u8;
+            out[3 * i + 2] = b'0' + (i % 10) as u8;
+            i += 1;
+        }
+        out
+    };
+    match usize::try_from(len) {
+        Ok(n) if n < 1000 => {
+            let skip = match n {
+                0..10 => 2,
+                10..100 => 1,
+                _ => 0,
+            };
+            let digits: &'static [u8] = &DIGITS[3 * n + skip..3 * n + 3];
+            HeaderValue::from_static(std::str::from_utf8(digits).expect("ASCII digits"))
+        }
+        _ => HeaderValue::from(len),
     }
 }
 
@@ -536,6 +579,37 @@ mod tests {
                 http_body::Body::size_hint(res.body()).exact().is_none(),
                 unsized_body,
                 "case {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_length_values() {
+        for len in [
+            0u64,
+            7,
+            9,
+            10,
+            13,
+            99,
+            100,
+            512,
+            999,
+            1000,
+            1040,
+            123_456_789,
+            u64::MAX,
+        ] {
+            assert_eq!(content_length(len), len.to_string(), "{len}");
+        }
+        for len in 0..2000u64 {
+            assert_eq!(
+                content_length(len)
+                    .to_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap(),
+                len
             );
         }
     }
