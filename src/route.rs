@@ -264,6 +264,7 @@ impl RouteHandlerService {
     }
 
     /// Answers `req` with the path parameters in `ctx`.
+    #[inline]
     pub fn call_with_context(&self, mut req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
         let inner = &*self.inner;
         let kind = match method::index_of(req.method()) {

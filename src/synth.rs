@@ -246,7 +246,8 @@ fn content_length(len: u64) -> HeaderValue {
                 _ => 0,
             };
             let digits: &'static [u8] = &DIGITS[3 * n + skip..3 * n + 3];
-            HeaderValue::from_static(std::str::from_utf8(digits).expect("ASCII digits"))
+            HeaderValue::from_maybe_shared(bytes::Bytes::from_static(digits))
+                .expect("ASCII digits are a valid header value")
         }
         _ => HeaderValue::from(len),
     }

@@ -122,6 +122,11 @@ async fn methods_the_route_lacks_get_405_with_allow_and_never_reach_a_handler() 
             assert!(reply.body.is_empty(), "{proto:?} {method}");
         }
     }
+    // CONNECT over HTTP/2 (`:authority` only, no `:path`).
+    let reply = send(Proto::H2, server.addr, "CONNECT", "/", &[], "").await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.header("allow"), Some(HELLO_ALLOW));
+    assert!(reply.body.is_empty());
     // At the wire over HTTP/1.1, including CONNECT (authority-form target).
     for (method, target) in [
         ("PROPFIND", "/"),
