@@ -40,6 +40,8 @@ pub struct Body {
 
 enum Kind {
     Empty,
+    /// No bytes, with the size left unstated (see [`Body::empty_of_unknown_size`]).
+    Unsized,
     Full(Bytes),
     Boxed(UnsyncBoxBody<Bytes, BoxError>),
 }
@@ -48,6 +50,16 @@ impl Body {
     /// An empty body.
     pub const fn empty() -> Self {
         Self { kind: Kind::Empty }
+    }
+
+    /// No bytes, with a size hint that does not state the size: the body of a response to
+    /// `HEAD` when the length `GET` would send is not known. Layers that fill in
+    /// `Content-Length` from an exact size hint (axum's `MethodRouter` does) then leave it out
+    /// instead of sending `content-length: 0`.
+    pub(crate) const fn empty_of_unknown_size() -> Self {
+        Self {
+            kind: Kind::Unsized,
+        }
     }
 
     /// Wraps any [`http_body::Body`] whose data is [`Bytes`].
@@ -111,6 +123,7 @@ impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             Kind::Empty => f.write_str("Body::Empty"),
+            Kind::Unsized => f.write_str("Body::Unsized"),
             Kind::Full(bytes) => f.debug_tuple("Body::Full").field(&bytes.len()).finish(),
             Kind::Boxed(_) => f.write_str("Body::Boxed"),
         }
@@ -128,7 +141,7 @@ impl http_body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         match &mut this.kind {
-            Kind::Empty => Poll::Ready(None),
+            Kind::Empty | Kind::Unsized => Poll::Ready(None),
             Kind::Full(_) => {
                 let Kind::Full(bytes) = std::mem::replace(&mut this.kind, Kind::Empty) else {
                     unreachable!("matched Full above")
@@ -142,7 +155,7 @@ impl http_body::Body for Body {
     #[inline]
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Empty => true,
+            Kind::Empty | Kind::Unsized => true,
             Kind::Full(_) => false,
             Kind::Boxed(body) => body.is_end_stream(),
         }
@@ -152,6 +165,7 @@ impl http_body::Body for Body {
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Empty => SizeHint::with_exact(0),
+            Kind::Unsized => SizeHint::new(),
             Kind::Full(bytes) => SizeHint::with_exact(bytes.len() as u64),
             Kind::Boxed(body) => body.size_hint(),
         }
@@ -236,6 +250,14 @@ mod tests {
         assert_eq!(body.size_hint().exact(), Some(5));
         assert!(!body.is_end_stream());
         assert_eq!(body.collect().await.unwrap().to_bytes(), "hello");
+    }
+
+    #[tokio::test]
+    async fn unsized_empty_body_ends_without_stating_its_size() {
+        let body = Body::empty_of_unknown_size();
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), None);
+        assert!(body.collect().await.unwrap().to_bytes().is_empty());
     }
 
     #[tokio::test]

@@ -367,20 +367,25 @@ impl RouteHandlerService {
     }
 
     /// Answers `req` with the path parameters in `ctx`.
+    #[inline]
     pub fn call_with_context(&self, mut req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
         let inner = &*self.inner;
         let kind = match method::index_of(req.method()) {
             Some(i) => match &inner.handlers[i] {
-                Some(handler) => Kind::Handler {
-                    future: handler.call_guarded(req, ctx, inner.guard(i)),
-                    head: false,
-                },
+                Some(handler) => {
+                    let head = (i == method::HEAD).then(|| synth::Head::own(req.headers()));
+                    Kind::Handler {
+                        future: handler.call_guarded(req, ctx, inner.guard(i)),
+                        head,
+                    }
+                }
                 None if i == method::HEAD => match &inner.handlers[method::GET] {
                     Some(get) => {
+                        let head = Some(synth::Head::derived(req.headers()));
                         *req.method_mut() = Method::GET;
                         Kind::Handler {
                             future: get.call_guarded(req, ctx, inner.guard(i)),
-                            head: true,
+                            head,
                         }
                     }
                     None => Kind::Ready(Some(method::method_not_allowed(&inner.allow))),
@@ -439,7 +444,8 @@ pub struct ResponseFuture {
 enum Kind {
     Handler {
         future: BoxResponseFuture,
-        head: bool,
+        /// Set for a `HEAD` request: its response loses its body.
+        head: Option<synth::Head>,
     },
     Ready(Option<Response<Body>>),
 }
@@ -451,8 +457,10 @@ impl Future for ResponseFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().kind {
             Kind::Handler { future, head } => match future.as_mut().poll(cx) {
-                Poll::Ready(res) if *head => Poll::Ready(Ok(synth::strip_body(res))),
-                Poll::Ready(res) => Poll::Ready(Ok(res)),
+                Poll::Ready(res) => Poll::Ready(Ok(match head {
+                    Some(head) => head.strip(res, Body::empty_of_unknown_size),
+                    None => res,
+                })),
                 Poll::Pending => Poll::Pending,
             },
             Kind::Ready(res) => Poll::Ready(Ok(res.take().expect("polled after completion"))),

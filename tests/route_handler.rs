@@ -177,3 +177,51 @@ fn handlers_declare_what_request_data_they_read() {
     assert_eq!(route.reads(&Method::DELETE), Some(RequestData::NONE));
     assert_eq!(route.reads(&Method::PATCH), None);
 }
+
+#[tokio::test]
+async fn every_head_response_is_bodiless_with_an_honest_length() {
+    let svc = RouteHandler::new()
+        .get(|| async { "a long enough body to be worth compressing" })
+        .into_service();
+    let head = |accept: Option<&'static str>| {
+        let mut req = Request::builder().method("HEAD");
+        if let Some(accept) = accept {
+            req = req.header(header::ACCEPT_ENCODING, accept);
+        }
+        svc.clone().oneshot(req.body(Body::empty()).unwrap())
+    };
+    let res = head(None).await.unwrap();
+    assert_eq!(res.headers()[header::CONTENT_LENGTH], "42");
+    // A compression layer outside could still encode the GET response: no length is
+    // better than the unencoded one.
+    let res = head(Some("gzip, br")).await.unwrap();
+    assert!(res.headers().get(header::CONTENT_LENGTH).is_none());
+    assert!(
+        res.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .is_empty()
+    );
+    let res = head(Some("identity")).await.unwrap();
+    assert_eq!(res.headers()[header::CONTENT_LENGTH], "42");
+
+    let own = RouteHandler::new()
+        .head(|| async { "a body a HEAD must not send" })
+        .into_service();
+    let req = Request::builder()
+        .method("HEAD")
+        .body(Body::empty())
+        .unwrap();
+    let res = own.oneshot(req).await.unwrap();
+    assert_eq!(res.headers()[header::CONTENT_LENGTH], "27");
+    assert!(
+        res.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .is_empty()
+    );
+}
