@@ -56,6 +56,7 @@ pub mod handler;
 pub mod method;
 pub mod response;
 mod route;
+pub mod routes;
 pub mod synth;
 
 #[doc(inline)]
@@ -65,6 +66,8 @@ pub use crate::{
     response::IntoResponse,
     route::{ResponseFuture, RouteHandler, RouteHandlerService},
 };
+#[doc(inline)]
+pub use crate::routes::{RouteTable, Routes};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -1,0 +1,406 @@
+//! The matcher: a segment trie walked in Next.js priority order.
+//!
+//! Each node has static children (a hash map when there are many), at most one `[x]` child,
+//! and at most one `[...x]` and one `[[...x]]` leaf. A lookup walks the request path one
+//! segment at a time and tries, at each node: the route ending there (when the path ends),
+//! the static child equal to the segment, the `[x]` child, then the catch-alls. It backtracks
+//! when a branch fails further down, which is what Next.js' "first regex in sorted order"
+//! amounts to: `/p2/[id]/abc` is tried before `/p2/[...rest]`, and `/p2/x/def` still reaches
+//! the catch-all.
+//!
+//! Fully static routes are also kept in one map keyed by the whole path, so they are found
+//! with one hash of the path, as Next.js looks static routes up first.
+//!
+//! The cost of a lookup does not grow with the number of routes: each trie node is entered
+//! at most once per lookup (a node's parent is entered at most once, and a node is reached
+//! through one edge only), and only nodes whose prefix matches the path are entered, so the
+//! work is bounded by the path's length and the few dynamic branches along it.
+//!
+//! Nothing is allocated for a path without `%` escapes, except the strings of the matched
+//! route's parameters.
+
+use std::{
+    borrow::Cow,
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+    sync::Arc,
+};
+
+use crate::context::{ParamValue, Params};
+
+use super::pattern::{Segment, decode};
+
+/// What a lookup found.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    /// Registration `id`, with its parameters.
+    Found { id: usize, params: Params },
+    /// No registration matches.
+    NotFound,
+    /// The path has a malformed `%` escape, or one that does not decode to UTF-8.
+    BadEscape,
+}
+
+/// The shape of a registration's URL, used to read its parameters once it matched.
+#[derive(Debug)]
+enum Shape {
+    Static,
+    Param(Arc<str>),
+    Rest(Arc<str>),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Matcher {
+    root: Node,
+    /// Fully static routes by path (segments decoded, joined with `/`, no leading slash).
+    exact: HashMap<Box<str>, usize, FastBuild>,
+    /// The shape of each registration, by id.
+    shapes: Vec<Box<[Shape]>>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    /// The registration whose URL ends at this node.
+    leaf: Option<usize>,
+    statics: Statics,
+    param: Option<Box<Node>>,
+    catch_all: Option<usize>,
+    optional: Option<usize>,
+}
+
+/// Static children: a short list scanned in order, or a map once there are many.
+#[derive(Debug)]
+enum Statics {
+    Few(Vec<(Box<str>, Node)>),
+    Many(HashMap<Box<str>, Node, FastBuild>),
+}
+
+impl Default for Statics {
+    fn default() -> Self {
+        Self::Few(Vec::new())
+    }
+}
+
+/// Above this many static children a node uses a hash map.
+const FEW: usize = 8;
+
+impl Statics {
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Few(v) => v.is_empty(),
+            Self::Many(m) => m.is_empty(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Self::Few(v) => v.iter().find(|(k, _)| **k == *key).map(|(_, n)| n),
+            Self::Many(m) => m.get(key),
+        }
+    }
+
+    fn entry(&mut self, key: &str) -> &mut Node {
+        if let Self::Few(v) = self {
+            if v.len() >= FEW && !v.iter().any(|(k, _)| **k == *key) {
+                let map = std::mem::take(v).into_iter().collect();
+                *self = Self::Many(map);
+            }
+        }
+        match self {
+            Self::Few(v) => match v.iter().position(|(k, _)| **k == *key) {
+                Some(i) => &mut v[i].1,
+                None => {
+                    v.push((key.into(), Node::default()));
+                    &mut v.last_mut().expect("just pushed").1
+                }
+            },
+            Self::Many(m) => m.entry(key.into()).or_default(),
+        }
+    }
+}
+
+impl Matcher {
+    /// Adds registration `id` (ids are given in order: 0, 1, 2, ...). The caller has checked
+    /// that the table has no conflicts, so the slot a registration takes is free.
+    pub(crate) fn insert<'a>(&mut self, id: usize, url: impl Iterator<Item = &'a Segment>) {
+        debug_assert_eq!(id, self.shapes.len());
+        let mut shape = Vec::new();
+        let mut node = &mut self.root;
+        let mut path = String::new();
+        let mut exact = true;
+        let mut end = None;
+        for segment in url {
+            match segment {
+                Segment::Static { literal, .. } => {
+                    shape.push(Shape::Static);
+                    node = node.statics.entry(literal);
+                    exact &= !literal.contains('/');
+                    if !path.is_empty() {
+                        path.push('/');
+                    }
+                    path.push_str(literal);
+                }
+                Segment::Param(name) => {
+                    shape.push(Shape::Param(name.clone()));
+                    node = node.param.get_or_insert_with(Box::default);
+                    exact = false;
+                }
+                Segment::CatchAll(name) => {
+                    shape.push(Shape::Rest(name.clone()));
+                    end = Some(&mut node.catch_all);
+                    exact = false;
+                    break;
+                }
+                Segment::OptionalCatchAll(name) => {
+                    shape.push(Shape::Rest(name.clone()));
+                    end = Some(&mut node.optional);
+                    exact = false;
+                    break;
+                }
+                Segment::Group(_) => {}
+            }
+        }
+        match end {
+            Some(slot) => *slot = Some(id),
+            None => node.leaf = Some(id),
+        }
+        if exact {
+            self.exact.insert(path.into(), id);
+        }
+        self.shapes.push(shape.into());
+    }
+
+    /// Finds the registration that answers `path` (a URI path, starting with `/`).
+    pub(crate) fn lookup(&self, path: &str) -> Lookup {
+        let Some(rest) = path.strip_prefix('/') else {
+            return Lookup::NotFound;
+        };
+        // A trailing slash matches the same route.
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let escaped = rest.as_bytes().contains(&b'%');
+        if escaped {
+            if rest.split('/').any(|segment| decode(segment).is_none()) {
+                return Lookup::BadEscape;
+            }
+        } else if let Some(&id) = self.exact.get(rest) {
+            return Lookup::Found {
+                id,
+                params: Params::new(),
+            };
+        }
+        let rest = (!rest.is_empty()).then_some(rest);
+        match find(&self.root, rest, escaped) {
+            Some(id) => match self.params(id, rest) {
+                Some(params) => Lookup::Found { id, params },
+                None => Lookup::BadEscape,
+            },
+            None => Lookup::NotFound,
+        }
+    }
+
+    /// Reads the parameters of registration `id` from the path it matched.
+    fn params(&self, id: usize, mut rest: Option<&str>) -> Option<Params> {
+        let mut params = Params::new();
+        for shape in self.shapes[id].iter() {
+            match shape {
+                Shape::Static => rest = split(rest?).1,
+                Shape::Param(name) => {
+                    let (segment, tail) = split(rest?);
+                    params.push(name.clone(), ParamValue::One(decode(segment)?.into_owned()));
+                    rest = tail;
+                }
+                Shape::Rest(name) => {
+                    if let Some(rest) = rest {
+                        let values = rest
+                            .split('/')
+                            .map(|s| decode(s).map(Cow::into_owned))
+                            .collect::<Option<Vec<_>>>()?;
+                        params.push(name.clone(), ParamValue::Many(values));
+                    }
+                    break;
+                }
+            }
+        }
+        Some(params)
+    }
+}
+
+/// Splits the first segment off a non-empty rest of a path.
+#[inline]
+fn split(rest: &str) -> (&str, Option<&str>) {
+    match rest.split_once('/') {
+        Some((segment, tail)) => (segment, Some(tail)),
+        None => (rest, None),
+    }
+}
+
+/// The depth-first walk in Next.js priority order. `rest` is the path below `node`, `None`
+/// once every segment is consumed; `escaped` tells whether segments need decoding before
+/// they are compared with static names.
+fn find(node: &Node, rest: Option<&str>, escaped: bool) -> Option<usize> {
+    let Some(rest) = rest else {
+        return node.leaf.or(node.optional);
+    };
+    let (segment, tail) = split(rest);
+    if segment.is_empty() {
+        // An empty segment (`//`) is matched by nothing.
+        return None;
+    }
+    if !node.statics.is_empty() {
+        let key = if escaped {
+            decode(segment)?
+        } else {
+            Cow::Borrowed(segment)
+        };
+        if let Some(child) = node.statics.get(&key) {
+            if let Some(id) = find(child, tail, escaped) {
+                return Some(id);
+            }
+        }
+    }
+    if let Some(child) = &node.param {
+        if let Some(id) = find(child, tail, escaped) {
+            return Some(id);
+        }
+    }
+    if node.catch_all.is_some() || node.optional.is_some() {
+        // A catch-all takes the rest of the path, one or more non-empty segments.
+        if !rest.ends_with('/') && !rest.contains("//") {
+            return node.catch_all.or(node.optional);
+        }
+    }
+    None
+}
+
+/// The build-hasher of the matcher's maps.
+type FastBuild = BuildHasherDefault<FastHasher>;
+
+/// A small multiply-rotate hasher (the FxHash scheme) for the matcher's string keys.
+///
+/// The maps are filled once from the registered patterns and only read afterwards, so a
+/// request cannot add keys and grow a collision chain; the hash-flooding defence of the
+/// standard `SipHash` buys nothing here, and it costs more than the rest of a lookup.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut word = [0u8; 8];
+            word[..tail.len()].copy_from_slice(tail);
+            self.add(u64::from_le_bytes(word) ^ (tail.len() as u64) << 59);
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::pattern::parse;
+
+    fn matcher(patterns: &[&str]) -> Matcher {
+        let mut m = Matcher::default();
+        for (id, p) in patterns.iter().enumerate() {
+            let (pattern, problems) = parse(p);
+            assert!(problems.is_empty(), "{p}: {problems:?}");
+            m.insert(id, pattern.unwrap().url_segments());
+        }
+        m
+    }
+
+    fn found(m: &Matcher, path: &str) -> Option<(usize, Vec<(String, ParamValue)>)> {
+        match m.lookup(path) {
+            Lookup::Found { id, params } => Some((
+                id,
+                params
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.clone()))
+                    .collect(),
+            )),
+            Lookup::NotFound => None,
+            Lookup::BadEscape => panic!("bad escape in {path}"),
+        }
+    }
+
+    #[test]
+    fn statics_switch_to_a_map_and_still_match() {
+        let patterns: Vec<String> = (0..40).map(|i| format!("/s{i}/x")).collect();
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let m = matcher(&refs);
+        assert!(matches!(m.root.statics, Statics::Many(_)));
+        for i in 0..40 {
+            assert_eq!(found(&m, &format!("/s{i}/x")).unwrap().0, i);
+            assert_eq!(found(&m, &format!("/s{i}/x/")).unwrap().0, i);
+            assert_eq!(found(&m, &format!("/%{:X}{i}/x", b's')).unwrap().0, i);
+        }
+        assert!(found(&m, "/s40/x").is_none());
+    }
+
+    #[test]
+    fn backtracks_out_of_a_failed_branch() {
+        let m = matcher(&["/p2/[id]/abc", "/p2/[...rest]"]);
+        assert_eq!(
+            found(&m, "/p2/x/def"),
+            Some((
+                1,
+                vec![(
+                    "rest".into(),
+                    ParamValue::Many(vec!["x".into(), "def".into()])
+                )]
+            ))
+        );
+        assert_eq!(found(&m, "/p2/x/abc").unwrap().0, 0);
+    }
+
+    #[test]
+    fn bad_escapes() {
+        let m = matcher(&["/a/[x]"]);
+        for path in ["/a/%zz", "/a/%", "/a/%FF", "/nothing/%E2%82"] {
+            assert!(matches!(m.lookup(path), Lookup::BadEscape), "{path}");
+        }
+        assert!(matches!(m.lookup("*"), Lookup::NotFound));
+    }
+
+    #[test]
+    fn hasher_spreads_short_keys() {
+        use std::hash::{BuildHasher, Hash};
+        let build = FastBuild::default();
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..10_000 {
+            let key = format!("r{i}");
+            let mut h = build.build_hasher();
+            key.as_str().hash(&mut h);
+            seen.insert(h.finish() >> 57);
+        }
+        // The top 7 bits (hashbrown's tag) take every value.
+        assert_eq!(seen.len(), 128);
+    }
+}
