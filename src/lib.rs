@@ -60,14 +60,14 @@ pub mod routes;
 pub mod synth;
 
 #[doc(inline)]
+pub use crate::routes::{RouteTable, Routes};
+#[doc(inline)]
 pub use crate::{
     body::Body,
     context::RouteContext,
     response::IntoResponse,
     route::{ResponseFuture, RouteHandler, RouteHandlerService},
 };
-#[doc(inline)]
-pub use crate::routes::{RouteTable, Routes};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -438,7 +438,10 @@ impl<'a> Checker<'a> {
     /// Registration `new` answers the same URL as the earlier `existing`; worded as
     /// Turbopack's "Conflicting ..." issue, the newer registration first.
     fn same_url(&mut self, new: usize, existing: usize) {
-        let (a, b) = (self.registrations[new].kind(), self.registrations[existing].kind());
+        let (a, b) = (
+            self.registrations[new].kind(),
+            self.registrations[existing].kind(),
+        );
         let url = self.pattern(new).url();
         let names = if a == b {
             format!("{a}s")

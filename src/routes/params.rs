@@ -140,7 +140,10 @@ impl ParamsError {
     }
 
     fn with_name(mut self, param: &str) -> Self {
-        if let ErrorKind::Message { name: name @ None, .. } = &mut self.kind {
+        if let ErrorKind::Message {
+            name: name @ None, ..
+        } = &mut self.kind
+        {
             *name = Some(param.to_owned());
         }
         self
@@ -345,10 +348,7 @@ impl<'de> Deserializer<'de> for ParamsDeserializer<'de> {
 
     forward_to_single! { deserialize_identifier }
 
-    fn deserialize_ignored_any<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> Result<V::Value, ParamsError> {
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamsError> {
         visitor.visit_unit()
     }
 }
@@ -620,10 +620,7 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'de> {
         self.deserialize_str(visitor)
     }
 
-    fn deserialize_ignored_any<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> Result<V::Value, ParamsError> {
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamsError> {
         visitor.visit_unit()
     }
 }
@@ -692,7 +689,11 @@ mod tests {
 
     #[test]
     fn structs_tuples_and_single_values() {
-        let c = ctx(&[("id", None, "7"), ("lang", None, "en"), ("slug", Some(&["a", "b"]), "")]);
+        let c = ctx(&[
+            ("id", None, "7"),
+            ("lang", None, "en"),
+            ("slug", Some(&["a", "b"]), ""),
+        ]);
         assert_eq!(
             c.params::<Doc<'_>>().unwrap(),
             Doc {
@@ -711,13 +712,19 @@ mod tests {
         assert_eq!(c.params::<i64>().unwrap(), -3);
         assert_eq!(c.params::<Option<i64>>().unwrap(), Some(-3));
         assert_eq!(ctx(&[]).params::<Option<i64>>().unwrap(), None);
-        assert_eq!(ctx(&[("k", None, "post")]).params::<Kind>().unwrap(), Kind::Post);
+        assert_eq!(
+            ctx(&[("k", None, "post")]).params::<Kind>().unwrap(),
+            Kind::Post
+        );
         assert_eq!(ctx(&[("k", None, "é")]).params::<char>().unwrap(), 'é');
         assert!(ctx(&[("b", None, "true")]).params::<bool>().unwrap());
 
         let c = ctx(&[("slug", Some(&["x", "1"]), "")]);
         assert_eq!(c.params::<Vec<String>>().unwrap(), ["x", "1"]);
-        assert_eq!(c.params::<(String, u8)>().unwrap_err().to_string(), "wrong number of path parameters: the type expects 2, the route has 1");
+        assert_eq!(
+            c.params::<(String, u8)>().unwrap_err().to_string(),
+            "wrong number of path parameters: the type expects 2, the route has 1"
+        );
         assert_eq!(c.params::<((String, u8),)>().unwrap(), (("x".into(), 1),));
     }
 
@@ -737,7 +744,9 @@ mod tests {
                 StatusCode::INTERNAL_SERVER_ERROR,
             ),
             (
-                ctx(&[("lang", None, "en")]).params::<Doc<'_>>().unwrap_err(),
+                ctx(&[("lang", None, "en")])
+                    .params::<Doc<'_>>()
+                    .unwrap_err(),
                 "invalid path parameters: missing field `id`",
                 StatusCode::BAD_REQUEST,
             ),
@@ -781,6 +790,9 @@ mod tests {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         assert_eq!(res.headers()[CONTENT_TYPE], "text/plain; charset=utf-8");
         let body = res.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(body, "cannot parse path parameter \"id\" with value \"abc\" as u16");
+        assert_eq!(
+            body,
+            "cannot parse path parameter \"id\" with value \"abc\" as u16"
+        );
     }
 }

@@ -117,7 +117,12 @@ fn write_summary(rows: &[Row], f: &mut fmt::Formatter<'_>) -> fmt::Result {
         .unwrap_or(0);
     write!(f, "{TITLE:<url_width$}  Methods")?;
     if any_window {
-        write!(f, "{:<w$}  Revalidate", "", w = methods_width - "Methods".len())?;
+        write!(
+            f,
+            "{:<w$}  Revalidate",
+            "",
+            w = methods_width - "Methods".len()
+        )?;
     }
     if rows.is_empty() {
         f.write_str("\n  (no routes)")?;
@@ -172,7 +177,11 @@ mod tests {
         let text = Rows(vec![
             row("/", "GET", Mode::Static),
             row("/api/posts", "GET, POST", Mode::Dynamic),
-            row("/blog/[slug]", "GET", Mode::Revalidate(Duration::from_secs(3600))),
+            row(
+                "/blog/[slug]",
+                "GET",
+                Mode::Revalidate(Duration::from_secs(3600)),
+            ),
             row("/feed", "GET", Mode::Revalidate(Duration::from_secs(90))),
         ])
         .to_string();
@@ -192,7 +201,13 @@ mod tests {
 
     #[test]
     fn windows() {
-        for (secs, text) in [(0, "0s"), (59, "59s"), (60, "1m"), (5400, "90m"), (7200, "2h")] {
+        for (secs, text) in [
+            (0, "0s"),
+            (59, "59s"),
+            (60, "1m"),
+            (5400, "90m"),
+            (7200, "2h"),
+        ] {
             assert_eq!(window(Duration::from_secs(secs)), text);
         }
         assert_eq!(window(Duration::from_secs(86_400 * 7)), "7d");
@@ -201,8 +216,14 @@ mod tests {
     #[test]
     fn one_row_and_no_rows() {
         let one = Rows(vec![row("/x", "GET", Mode::Dynamic)]).to_string();
-        assert!(one.starts_with("Route (app)  Methods\n─ ƒ /x       GET\n\n"), "{one}");
+        assert!(
+            one.starts_with("Route (app)  Methods\n─ ƒ /x       GET\n\n"),
+            "{one}"
+        );
         let none = Rows(vec![]).to_string();
-        assert!(none.starts_with("Route (app)  Methods\n  (no routes)\n\n"), "{none}");
+        assert!(
+            none.starts_with("Route (app)  Methods\n  (no routes)\n\n"),
+            "{none}"
+        );
     }
 }

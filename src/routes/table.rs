@@ -69,7 +69,9 @@ impl<S: Clone, B> Clone for Answering<S, B> {
 
 type Answer<S, B> = futures_util::future::Map<
     Oneshot<S, Request<Body>>,
-    fn(Result<Response<B>, <S as Service<Request<Body>>>::Error>) -> Result<Response<Body>, Infallible>,
+    fn(
+        Result<Response<B>, <S as Service<Request<Body>>>::Error>,
+    ) -> Result<Response<Body>, Infallible>,
 >;
 
 impl<S, B> Service<Request<Body>> for Answering<S, B>
