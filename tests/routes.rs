@@ -93,11 +93,26 @@ fn matching_table() {
         ("/api/hello.json", Route("/api/hello.json", vec![])),
         ("/api/users/me", Route("/api/users/me", vec![])),
         ("/api/users/%6De", Route("/api/users/me", vec![])),
-        ("/api/users/42", Route("/api/users/[id]", vec![("id", one("42"))])),
-        ("/api/users/42/", Route("/api/users/[id]", vec![("id", one("42"))])),
-        ("/api/users/a%2Fb", Route("/api/users/[id]", vec![("id", one("a/b"))])),
-        ("/api/users/%E2%82%AC", Route("/api/users/[id]", vec![("id", one("€"))])),
-        ("/api/users/a+b", Route("/api/users/[id]", vec![("id", one("a+b"))])),
+        (
+            "/api/users/42",
+            Route("/api/users/[id]", vec![("id", one("42"))]),
+        ),
+        (
+            "/api/users/42/",
+            Route("/api/users/[id]", vec![("id", one("42"))]),
+        ),
+        (
+            "/api/users/a%2Fb",
+            Route("/api/users/[id]", vec![("id", one("a/b"))]),
+        ),
+        (
+            "/api/users/%E2%82%AC",
+            Route("/api/users/[id]", vec![("id", one("€"))]),
+        ),
+        (
+            "/api/users/a+b",
+            Route("/api/users/[id]", vec![("id", one("a+b"))]),
+        ),
         (
             "/api/users/7/posts/x",
             Route(
@@ -109,23 +124,41 @@ fn matching_table() {
         ("/api/users", NotFound),
         ("/api//users", NotFound),
         ("/p2/x/abc", Route("/p2/[id]/abc", vec![("id", one("x"))])),
-        ("/p2/x/def", Route("/p2/[...rest]", vec![("rest", many(&["x", "def"]))])),
-        ("/p2/x", Route("/p2/[...rest]", vec![("rest", many(&["x"]))])),
+        (
+            "/p2/x/def",
+            Route("/p2/[...rest]", vec![("rest", many(&["x", "def"]))]),
+        ),
+        (
+            "/p2/x",
+            Route("/p2/[...rest]", vec![("rest", many(&["x"]))]),
+        ),
         ("/p2/x//y", NotFound),
         ("/p2", NotFound),
         ("/blog", NotFound),
         ("/blog/", NotFound),
-        ("/blog/a", Route("/blog/[...slug]", vec![("slug", many(&["a"]))])),
-        ("/blog/a/b/", Route("/blog/[...slug]", vec![("slug", many(&["a", "b"]))])),
+        (
+            "/blog/a",
+            Route("/blog/[...slug]", vec![("slug", many(&["a"]))]),
+        ),
+        (
+            "/blog/a/b/",
+            Route("/blog/[...slug]", vec![("slug", many(&["a", "b"]))]),
+        ),
         ("/docs", Route("/docs/[[...slug]]", vec![])),
         ("/docs/", Route("/docs/[[...slug]]", vec![])),
-        ("/docs/a%2Fb/c", Route("/docs/[[...slug]]", vec![("slug", many(&["a/b", "c"]))])),
+        (
+            "/docs/a%2Fb/c",
+            Route("/docs/[[...slug]]", vec![("slug", many(&["a/b", "c"]))]),
+        ),
         ("/pricing", Route("/(marketing)/pricing", vec![])),
         ("/(marketing)/pricing", NotFound),
         ("/_internal", Route("/%5Finternal", vec![])),
         ("/%5Finternal", Route("/%5Finternal", vec![])),
         ("/%5finternal", Route("/%5Finternal", vec![])),
-        ("/files/.env", Route("/files/[name]", vec![("name", one(".env"))])),
+        (
+            "/files/.env",
+            Route("/files/[name]", vec![("name", one(".env"))]),
+        ),
         ("/api/users/%zz", BadEscape),
         ("/api/users/%", BadEscape),
         ("/api/users/%FF", BadEscape),
@@ -213,7 +246,10 @@ async fn typed_params_answer_400_when_a_value_does_not_parse() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let (s, _, b) = send(&t, "GET", "/n/300").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(b, "cannot parse path parameter \"n\" with value \"300\" as i8");
+    assert_eq!(
+        b,
+        "cannot parse path parameter \"n\" with value \"300\" as i8"
+    );
     let (_, _, b) = send(&t, "GET", "/n/-5").await;
     assert_eq!(b, "-5");
 }
@@ -232,7 +268,10 @@ async fn methods_not_found_and_bad_escapes() {
                 })
                 .post(|| async { StatusCode::CREATED }),
         )
-        .route("/write-only", RouteHandler::new().delete(|| async { "gone" }))
+        .route(
+            "/write-only",
+            RouteHandler::new().delete(|| async { "gone" }),
+        )
         .build();
 
     let (s, h, b) = send(&t, "PUT", "/items/1").await;
@@ -298,11 +337,17 @@ async fn pages_and_a_custom_not_found() {
     let (s, _, b) = send(&t, "GET", "/blog").await;
     assert_eq!((s, &b[..]), (StatusCode::NOT_FOUND, &b"no /blog"[..]));
     assert_eq!(misses.load(Ordering::SeqCst), 1);
-    assert_eq!(t.at("/blog/x").unwrap().unwrap().kind(), RegistrationKind::Page);
+    assert_eq!(
+        t.at("/blog/x").unwrap().unwrap().kind(),
+        RegistrationKind::Page
+    );
 }
 
 /// Registrations `(kind, pattern)` and the exact messages the table reports for them.
-type ConflictCase = (&'static [(RegistrationKind, &'static str)], &'static [&'static str]);
+type ConflictCase = (
+    &'static [(RegistrationKind, &'static str)],
+    &'static [&'static str],
+);
 
 #[test]
 fn every_conflict_rule_with_its_exact_message() {
@@ -310,11 +355,15 @@ fn every_conflict_rule_with_its_exact_message() {
     let cases: &[ConflictCase] = &[
         (
             &[(R, "/conflict"), (P, "/conflict")],
-            &["Conflicting page and route at /conflict: page at /conflict/page and route at /conflict/route"],
+            &[
+                "Conflicting page and route at /conflict: page at /conflict/page and route at /conflict/route",
+            ],
         ),
         (
             &[(P, "/(shop)/cart"), (R, "/(api)/cart/")],
-            &["Conflicting route and page at /cart: route at /(api)/cart/route and page at /(shop)/cart/page"],
+            &[
+                "Conflicting route and page at /cart: route at /(api)/cart/route and page at /(shop)/cart/page",
+            ],
         ),
         (
             &[(R, "/(a)/x"), (R, "/(b)/x")],
@@ -330,7 +379,9 @@ fn every_conflict_rule_with_its_exact_message() {
         ),
         (
             &[(R, "/u/[id]"), (R, "/(g)/u/[id]")],
-            &["Conflicting routes at /u/[id]: route at /(g)/u/[id]/route and route at /u/[id]/route"],
+            &[
+                "Conflicting routes at /u/[id]: route at /(g)/u/[id]/route and route at /u/[id]/route",
+            ],
         ),
         (
             &[(R, "/api/users/[id]"), (R, "/api/users/[slug]/posts")],
@@ -354,7 +405,9 @@ fn every_conflict_rule_with_its_exact_message() {
         ),
         (
             &[(R, "/[helloworld]/[hello-world]")],
-            &["You cannot have the slug names \"helloworld\" and \"hello-world\" differ only by non-word symbols within a single dynamic path"],
+            &[
+                "You cannot have the slug names \"helloworld\" and \"hello-world\" differ only by non-word symbols within a single dynamic path",
+            ],
         ),
         (
             &[(R, "/[...slug]/x")],
@@ -366,19 +419,27 @@ fn every_conflict_rule_with_its_exact_message() {
         ),
         (
             &[(R, "/one/[...one]"), (R, "/one/[[...one]]")],
-            &["You cannot use both an required and optional catch-all route at the same level (\"[...one]\" and \"[[...one]]\" )."],
+            &[
+                "You cannot use both an required and optional catch-all route at the same level (\"[...one]\" and \"[[...one]]\" ).",
+            ],
         ),
         (
             &[(R, "/one/[[...one]]"), (R, "/one/[...one]")],
-            &["You cannot use both an optional and required catch-all route at the same level (\"[[...one]]\" and \"[...one]\")."],
+            &[
+                "You cannot use both an optional and required catch-all route at the same level (\"[[...one]]\" and \"[...one]\").",
+            ],
         ),
         (
             &[(R, "/sub"), (R, "/sub/[[...all]]")],
-            &["You cannot define a route with the same specificity as a optional catch-all route (\"/sub\" and \"/sub/[[...all]]\")."],
+            &[
+                "You cannot define a route with the same specificity as a optional catch-all route (\"/sub\" and \"/sub/[[...all]]\").",
+            ],
         ),
         (
             &[(R, "/[[...all]]"), (P, "/")],
-            &["You cannot define a route with the same specificity as a optional catch-all route (\"/\" and \"/[[...all]]\")."],
+            &[
+                "You cannot define a route with the same specificity as a optional catch-all route (\"/\" and \"/[[...all]]\").",
+            ],
         ),
         (
             &[(R, "/blog/[[blog]]")],
@@ -422,18 +483,23 @@ fn every_conflict_rule_with_its_exact_message() {
         ),
     ];
     for (registrations, messages) in cases {
-        let routes = registrations
-            .iter()
-            .fold(Routes::new(), |routes, (kind, pattern)| match kind {
-                RegistrationKind::Route => routes.route(pattern, get_only()),
-                _ => routes.page(pattern, get_only().into_service()),
-            });
+        let routes =
+            registrations
+                .iter()
+                .fold(Routes::new(), |routes, (kind, pattern)| match kind {
+                    RegistrationKind::Route => routes.route(pattern, get_only()),
+                    _ => routes.page(pattern, get_only().into_service()),
+                });
         let err = routes.try_build().unwrap_err();
         let got: Vec<&str> = err.iter().map(|c| c.message()).collect();
         assert_eq!(got, *messages, "{registrations:?}");
         for conflict in &err {
             assert!(!conflict.hint().is_empty());
-            let patterns: Vec<&str> = conflict.registrations().iter().map(|r| r.pattern()).collect();
+            let patterns: Vec<&str> = conflict
+                .registrations()
+                .iter()
+                .map(|r| r.pattern())
+                .collect();
             for p in &patterns {
                 assert!(registrations.iter().any(|(_, r)| r == p), "{p}");
             }
@@ -521,7 +587,12 @@ fn every_problem_is_reported_at_once() {
 #[test]
 fn the_summary_lists_routes_methods_and_modes() {
     let t = Routes::new()
-        .route("/api/users/[id]", RouteHandler::new().get(|| async { "" }).post(|| async { "" }))
+        .route(
+            "/api/users/[id]",
+            RouteHandler::new()
+                .get(|| async { "" })
+                .post(|| async { "" }),
+        )
         .route("/api/docs/[[...slug]]", get_only())
         .route("/(meta)/robots.txt", get_only())
         .page("/", get_only().into_service())
@@ -541,7 +612,12 @@ fn the_summary_lists_routes_methods_and_modes() {
     let patterns: Vec<&str> = t.registrations().map(|r| r.pattern()).collect();
     assert_eq!(
         patterns,
-        ["/api/users/[id]", "/api/docs/[[...slug]]", "/(meta)/robots.txt", "/"]
+        [
+            "/api/users/[id]",
+            "/api/docs/[[...slug]]",
+            "/(meta)/robots.txt",
+            "/"
+        ]
     );
 }
 

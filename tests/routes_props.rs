@@ -64,7 +64,6 @@ fn url(route: &[Seg]) -> Vec<&Seg> {
 // Reference conflict check: Next.js' `UrlNode` insertion (it throws at the first problem),
 // plus "two registrations at one URL".
 
-#[derive(Default)]
 struct UrlNode {
     placeholder: bool,
     children: BTreeMap<String, UrlNode>,
@@ -73,12 +72,21 @@ struct UrlNode {
     optional_rest: Option<String>,
 }
 
-impl UrlNode {
-    fn new() -> Self {
+impl Default for UrlNode {
+    fn default() -> Self {
         UrlNode {
             placeholder: true,
-            ..Default::default()
+            children: BTreeMap::new(),
+            slug: None,
+            rest: None,
+            optional_rest: None,
         }
+    }
+}
+
+impl UrlNode {
+    fn new() -> Self {
+        Self::default()
     }
 
     fn insert(&mut self, segs: &[&Seg], slugs: &mut Vec<String>, catch_all: bool) -> bool {
@@ -97,7 +105,7 @@ impl UrlNode {
                     if previous.as_ref().is_some_and(|p| *p != name) {
                         return false;
                     }
-                    if slugs.iter().any(|s| *s == name) {
+                    if slugs.contains(&name) {
                         return false;
                     }
                     slugs.push(name.clone());
@@ -132,7 +140,7 @@ impl UrlNode {
         let is_catch_all = matches!(segs[0], Seg::CatchAll(_) | Seg::Optional(_));
         self.children
             .entry(key)
-            .or_insert_with(UrlNode::new)
+            .or_default()
             .insert(&segs[1..], slugs, is_catch_all)
     }
 

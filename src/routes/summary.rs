@@ -51,7 +51,8 @@ struct Row {
 }
 
 impl fmt::Display for RouteTable {
-    /// The route summary; see the [`summary`](self) module docs.
+    /// The route summary: each URL pattern, its methods and the mode of its `GET`, with a
+    /// legend, as `next build` prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rows: Vec<Row> = self
             .entries()

@@ -265,7 +265,26 @@ impl fmt::Debug for Routes {
 /// - a path nothing matches goes to the not-found service (`404`, empty body, by default);
 /// - a path with a malformed `%` escape is answered `400 Bad Request`.
 ///
-/// Its `Display` is a summary of the routes, like the one `next build` prints.
+/// Its `Display` is a summary of the routes, like the one `next build` prints:
+///
+/// ```
+/// use route_handlers::{RouteHandler, Routes};
+///
+/// let table = Routes::new()
+///     .route("/api/users/[id]", RouteHandler::new().get(|| async { "" }))
+///     .route("/(meta)/robots.txt", RouteHandler::new().get(|| async { "" }))
+///     .build();
+/// assert_eq!(
+///     table.to_string(),
+///     "Route (app)          Methods\n\
+///      ┌ ƒ /api/users/[id]  GET\n\
+///      └ ƒ /robots.txt      GET\n\
+///      \n\
+///      ○  (Static)       GET rendered once, then served from the cache\n\
+///      ◐  (Revalidated)  GET served from the cache, rendered again after its window\n\
+///      ƒ  (Dynamic)      GET rendered on every request"
+/// );
+/// ```
 #[derive(Clone)]
 pub struct RouteTable {
     inner: Arc<Inner>,
