@@ -41,7 +41,14 @@ pub(crate) enum Lookup {
     BadEscape,
 }
 
-/// The shape of a registration's URL, used to read its parameters once it matched.
+/// The URL segments of a registration, used to read its parameters once it matched.
+#[derive(Debug)]
+struct RouteShape {
+    segments: Box<[Shape]>,
+    /// How many of them are dynamic.
+    dynamic: usize,
+}
+
 #[derive(Debug)]
 enum Shape {
     Static,
@@ -55,7 +62,7 @@ pub(crate) struct Matcher {
     /// Fully static routes by path (segments decoded, joined with `/`, no leading slash).
     exact: HashMap<Box<str>, usize, FastBuild>,
     /// The shape of each registration, by id.
-    shapes: Vec<Box<[Shape]>>,
+    shapes: Vec<RouteShape>,
 }
 
 #[derive(Debug, Default)]
@@ -168,7 +175,11 @@ impl Matcher {
         if exact {
             self.exact.insert(path.into(), id);
         }
-        self.shapes.push(shape.into());
+        let dynamic = shape.iter().filter(|s| !matches!(s, Shape::Static)).count();
+        self.shapes.push(RouteShape {
+            segments: shape.into(),
+            dynamic,
+        });
     }
 
     /// Finds the registration that answers `path` (a URI path, starting with `/`).
@@ -178,7 +189,7 @@ impl Matcher {
         };
         // A trailing slash matches the same route.
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        let escaped = rest.as_bytes().contains(&b'%');
+        let escaped = rest.bytes().any(|b| b == b'%');
         if escaped {
             if rest.split('/').any(|segment| decode(segment).is_none()) {
                 return Lookup::BadEscape;
@@ -191,7 +202,7 @@ impl Matcher {
         }
         let rest = (!rest.is_empty()).then_some(rest);
         match find(&self.root, rest, escaped) {
-            Some(id) => match self.params(id, rest) {
+            Some(id) => match self.params(id, rest, escaped) {
                 Some(params) => Lookup::Found { id, params },
                 None => Lookup::BadEscape,
             },
@@ -200,22 +211,32 @@ impl Matcher {
     }
 
     /// Reads the parameters of registration `id` from the path it matched.
-    fn params(&self, id: usize, mut rest: Option<&str>) -> Option<Params> {
-        let mut params = Params::new();
-        for shape in self.shapes[id].iter() {
+    fn params(&self, id: usize, mut rest: Option<&str>, escaped: bool) -> Option<Params> {
+        let value = |segment: &str| match escaped {
+            true => decode(segment).map(Cow::into_owned),
+            false => Some(segment.to_owned()),
+        };
+        let shape = &self.shapes[id];
+        if shape.dynamic == 0 {
+            return Some(Params::new());
+        }
+        let mut params = Params::with_capacity(shape.dynamic);
+        for shape in shape.segments.iter() {
             match shape {
                 Shape::Static => rest = split(rest?).1,
                 Shape::Param(name) => {
                     let (segment, tail) = split(rest?);
-                    params.push(name.clone(), ParamValue::One(decode(segment)?.into_owned()));
+                    params.push(name.clone(), ParamValue::One(value(segment)?));
                     rest = tail;
                 }
                 Shape::Rest(name) => {
-                    if let Some(rest) = rest {
-                        let values = rest
-                            .split('/')
-                            .map(|s| decode(s).map(Cow::into_owned))
-                            .collect::<Option<Vec<_>>>()?;
+                    if rest.is_some() {
+                        let mut values = Vec::new();
+                        while let Some(r) = rest {
+                            let (segment, tail) = split(r);
+                            values.push(value(segment)?);
+                            rest = tail;
+                        }
                         params.push(name.clone(), ParamValue::Many(values));
                     }
                     break;
@@ -226,51 +247,70 @@ impl Matcher {
     }
 }
 
-/// Splits the first segment off a non-empty rest of a path.
+/// Splits the first segment off a non-empty rest of a path. Segments are short, so a plain
+/// loop beats a general substring search here.
 #[inline]
 fn split(rest: &str) -> (&str, Option<&str>) {
-    match rest.split_once('/') {
-        Some((segment, tail)) => (segment, Some(tail)),
+    match rest.bytes().position(|b| b == b'/') {
+        // `/` is ASCII, so both sides are on char boundaries.
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     }
+}
+
+/// Whether every segment of a non-empty rest is non-empty: no `//` and no trailing `/`.
+#[inline]
+fn segments_non_empty(rest: &str) -> bool {
+    let b = rest.as_bytes();
+    b.last() != Some(&b'/') && !b.windows(2).any(|w| w == b"//")
 }
 
 /// The depth-first walk in Next.js priority order. `rest` is the path below `node`, `None`
 /// once every segment is consumed; `escaped` tells whether segments need decoding before
 /// they are compared with static names.
-fn find(node: &Node, rest: Option<&str>, escaped: bool) -> Option<usize> {
-    let Some(rest) = rest else {
-        return node.leaf.or(node.optional);
-    };
-    let (segment, tail) = split(rest);
-    if segment.is_empty() {
-        // An empty segment (`//`) is matched by nothing.
-        return None;
-    }
-    if !node.statics.is_empty() {
-        let key = if escaped {
-            decode(segment)?
-        } else {
-            Cow::Borrowed(segment)
+///
+/// A node with a single way down is followed in a loop; only a node with alternatives
+/// (a static child and a dynamic one, say) recurses, so that it can fall back when the
+/// first branch fails further down.
+fn find(mut node: &Node, mut rest: Option<&str>, escaped: bool) -> Option<usize> {
+    loop {
+        let Some(path) = rest else {
+            return node.leaf.or(node.optional);
         };
-        if let Some(child) = node.statics.get(&key) {
+        let (segment, tail) = split(path);
+        if segment.is_empty() {
+            // An empty segment (`//`) is matched by nothing.
+            return None;
+        }
+        let catch_all = node.catch_all.or(node.optional);
+        let static_child = if node.statics.is_empty() {
+            None
+        } else if escaped {
+            node.statics.get(&decode(segment)?)
+        } else {
+            node.statics.get(segment)
+        };
+        if let Some(child) = static_child {
+            if node.param.is_none() && catch_all.is_none() {
+                (node, rest) = (child, tail);
+                continue;
+            }
             if let Some(id) = find(child, tail, escaped) {
                 return Some(id);
             }
         }
-    }
-    if let Some(child) = &node.param {
-        if let Some(id) = find(child, tail, escaped) {
-            return Some(id);
+        if let Some(child) = &node.param {
+            if catch_all.is_none() {
+                (node, rest) = (child, tail);
+                continue;
+            }
+            if let Some(id) = find(child, tail, escaped) {
+                return Some(id);
+            }
         }
-    }
-    if node.catch_all.is_some() || node.optional.is_some() {
         // A catch-all takes the rest of the path, one or more non-empty segments.
-        if !rest.ends_with('/') && !rest.contains("//") {
-            return node.catch_all.or(node.optional);
-        }
+        return catch_all.filter(|_| segments_non_empty(path));
     }
-    None
 }
 
 /// The build-hasher of the matcher's maps.
