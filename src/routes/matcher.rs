@@ -421,6 +421,17 @@ mod tests {
     }
 
     #[test]
+    fn escaped_static_names_match_their_decoded_segment() {
+        let m = matcher(&["/a%2Fb", "/100%25", "/[x]/[y]"]);
+        assert_eq!(found(&m, "/a%2Fb").unwrap().0, 0);
+        assert_eq!(found(&m, "/a%2fb/").unwrap().0, 0);
+        // Split first: `/a/b` is two segments, so it is not the static `a/b`.
+        assert_eq!(found(&m, "/a/b").unwrap().0, 2);
+        assert_eq!(found(&m, "/100%25").unwrap().0, 1);
+        assert!(matches!(m.lookup("/100%"), Lookup::BadEscape));
+    }
+
+    #[test]
     fn bad_escapes() {
         let m = matcher(&["/a/[x]"]);
         for path in ["/a/%zz", "/a/%", "/a/%FF", "/nothing/%E2%82"] {
