@@ -355,9 +355,12 @@ impl Hasher for FastHasher {
         self.add(u64::from(i));
     }
 
+    /// The high bits of a product are its best mixed, and the table picks buckets with the
+    /// low bits: fold the high half in, multiply once more, and rotate the best bits down.
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        let h = self.0;
+        (h ^ (h >> 32)).wrapping_mul(SEED).rotate_left(26)
     }
 }
 
@@ -365,6 +368,7 @@ impl Hasher for FastHasher {
 mod tests {
     use super::*;
     use crate::routes::pattern::parse;
+    use std::collections::HashSet;
 
     fn matcher(patterns: &[&str]) -> Matcher {
         let mut m = Matcher::default();
@@ -444,12 +448,15 @@ mod tests {
     fn hasher_spreads_short_keys() {
         use std::hash::BuildHasher;
         let build = FastBuild::default();
-        let mut seen = std::collections::HashSet::new();
+        let (mut tags, mut buckets) = (HashSet::new(), HashSet::new());
         for i in 0..10_000 {
-            let key = format!("r{i}");
-            seen.insert(build.hash_one(key.as_str()) >> 57);
+            let hash = build.hash_one(format!("r{i}").as_str());
+            tags.insert(hash >> 57);
+            buckets.insert(hash & 0x3fff);
         }
-        // The top 7 bits (hashbrown's tag) take every value.
-        assert_eq!(seen.len(), 128);
+        // The top 7 bits (hashbrown's tag) take every value, and the low bits (the bucket)
+        // spread like random ones: 10,000 random keys fill about 7,500 of 16,384 buckets.
+        assert_eq!(tags.len(), 128);
+        assert!(buckets.len() > 7_300, "{}", buckets.len());
     }
 }
