@@ -32,6 +32,13 @@ impl Params {
         }
     }
 
+    /// No parameters, with room for `capacity` of them.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: Vec::with_capacity(capacity),
+        }
+    }
+
     /// Adds a parameter.
     pub fn push(&mut self, name: impl Into<Arc<str>>, value: ParamValue) {
         self.entries.push((name.into(), value));

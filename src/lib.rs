@@ -66,12 +66,15 @@ pub mod method;
 pub mod request;
 pub mod response;
 mod route;
+pub mod routes;
 pub mod synth;
 
 /// The `cookie` crate, whose [`Cookie`](cookie::Cookie) type the request and response
 /// cookie helpers use (with its `time` re-export, for `Max-Age` and `Expires`).
 pub use cookie;
 
+#[doc(inline)]
+pub use crate::routes::{RouteTable, Routes};
 #[doc(inline)]
 pub use crate::{
     body::Body,

@@ -1,0 +1,462 @@
+//! The matcher: a segment trie walked in Next.js priority order.
+//!
+//! Each node has static children (a hash map when there are many), at most one `[x]` child,
+//! and at most one `[...x]` and one `[[...x]]` leaf. A lookup walks the request path one
+//! segment at a time and tries, at each node: the route ending there (when the path ends),
+//! the static child equal to the segment, the `[x]` child, then the catch-alls. It backtracks
+//! when a branch fails further down, which is what Next.js' "first regex in sorted order"
+//! amounts to: `/p2/[id]/abc` is tried before `/p2/[...rest]`, and `/p2/x/def` still reaches
+//! the catch-all.
+//!
+//! Fully static routes are also kept in one map keyed by the whole path, so they are found
+//! with one hash of the path, as Next.js looks static routes up first.
+//!
+//! The cost of a lookup does not grow with the number of routes: each trie node is entered
+//! at most once per lookup (a node's parent is entered at most once, and a node is reached
+//! through one edge only), and only nodes whose prefix matches the path are entered, so the
+//! work is bounded by the path's length and the few dynamic branches along it.
+//!
+//! Nothing is allocated for a path without `%` escapes, except the strings of the matched
+//! route's parameters.
+
+use std::{
+    borrow::Cow,
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+    sync::Arc,
+};
+
+use crate::context::{ParamValue, Params};
+
+use super::pattern::{Segment, decode};
+
+/// What a lookup found.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    /// Registration `id`, with its parameters.
+    Found { id: usize, params: Params },
+    /// No registration matches.
+    NotFound,
+    /// The path has a malformed `%` escape, or one that does not decode to UTF-8.
+    BadEscape,
+}
+
+/// The URL segments of a registration, used to read its parameters once it matched.
+#[derive(Debug)]
+struct RouteShape {
+    segments: Box<[Shape]>,
+    /// How many of them are dynamic.
+    dynamic: usize,
+}
+
+#[derive(Debug)]
+enum Shape {
+    Static,
+    Param(Arc<str>),
+    Rest(Arc<str>),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Matcher {
+    root: Node,
+    /// Fully static routes by path (segments decoded, joined with `/`, no leading slash).
+    exact: HashMap<Box<str>, usize, FastBuild>,
+    /// The shape of each registration, by id.
+    shapes: Vec<RouteShape>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    /// The registration whose URL ends at this node.
+    leaf: Option<usize>,
+    statics: Statics,
+    param: Option<Box<Node>>,
+    catch_all: Option<usize>,
+    optional: Option<usize>,
+}
+
+/// Static children: a short list scanned in order, or a map once there are many.
+#[derive(Debug)]
+enum Statics {
+    Few(Vec<(Box<str>, Node)>),
+    Many(HashMap<Box<str>, Node, FastBuild>),
+}
+
+impl Default for Statics {
+    fn default() -> Self {
+        Self::Few(Vec::new())
+    }
+}
+
+/// Above this many static children a node uses a hash map.
+const FEW: usize = 8;
+
+impl Statics {
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Few(v) => v.is_empty(),
+            Self::Many(m) => m.is_empty(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Self::Few(v) => v.iter().find(|(k, _)| **k == *key).map(|(_, n)| n),
+            Self::Many(m) => m.get(key),
+        }
+    }
+
+    fn entry(&mut self, key: &str) -> &mut Node {
+        if let Self::Few(v) = self {
+            if v.len() >= FEW && !v.iter().any(|(k, _)| **k == *key) {
+                let map = std::mem::take(v).into_iter().collect();
+                *self = Self::Many(map);
+            }
+        }
+        match self {
+            Self::Few(v) => match v.iter().position(|(k, _)| **k == *key) {
+                Some(i) => &mut v[i].1,
+                None => {
+                    v.push((key.into(), Node::default()));
+                    &mut v.last_mut().expect("just pushed").1
+                }
+            },
+            Self::Many(m) => m.entry(key.into()).or_default(),
+        }
+    }
+}
+
+impl Matcher {
+    /// Adds registration `id` (ids are given in order: 0, 1, 2, ...). The caller has checked
+    /// that the table has no conflicts, so the slot a registration takes is free.
+    pub(crate) fn insert<'a>(&mut self, id: usize, url: impl Iterator<Item = &'a Segment>) {
+        debug_assert_eq!(id, self.shapes.len());
+        let mut shape = Vec::new();
+        let mut node = &mut self.root;
+        let mut path = String::new();
+        let mut exact = true;
+        let mut end = None;
+        for segment in url {
+            match segment {
+                Segment::Static { literal, .. } => {
+                    shape.push(Shape::Static);
+                    node = node.statics.entry(literal);
+                    exact &= !literal.contains('/');
+                    if !path.is_empty() {
+                        path.push('/');
+                    }
+                    path.push_str(literal);
+                }
+                Segment::Param(name) => {
+                    shape.push(Shape::Param(name.clone()));
+                    node = node.param.get_or_insert_with(Box::default);
+                    exact = false;
+                }
+                Segment::CatchAll(name) => {
+                    shape.push(Shape::Rest(name.clone()));
+                    end = Some(&mut node.catch_all);
+                    exact = false;
+                    break;
+                }
+                Segment::OptionalCatchAll(name) => {
+                    shape.push(Shape::Rest(name.clone()));
+                    end = Some(&mut node.optional);
+                    exact = false;
+                    break;
+                }
+                Segment::Group(_) => {}
+            }
+        }
+        match end {
+            Some(slot) => *slot = Some(id),
+            None => node.leaf = Some(id),
+        }
+        if exact {
+            self.exact.insert(path.into(), id);
+        }
+        let dynamic = shape.iter().filter(|s| !matches!(s, Shape::Static)).count();
+        self.shapes.push(RouteShape {
+            segments: shape.into(),
+            dynamic,
+        });
+    }
+
+    /// Finds the registration that answers `path` (a URI path, starting with `/`).
+    pub(crate) fn lookup(&self, path: &str) -> Lookup {
+        let Some(rest) = path.strip_prefix('/') else {
+            return Lookup::NotFound;
+        };
+        // A trailing slash matches the same route.
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let escaped = rest.bytes().any(|b| b == b'%');
+        if escaped {
+            if rest.split('/').any(|segment| decode(segment).is_none()) {
+                return Lookup::BadEscape;
+            }
+        } else if let Some(&id) = self.exact.get(rest) {
+            return Lookup::Found {
+                id,
+                params: Params::new(),
+            };
+        }
+        let rest = (!rest.is_empty()).then_some(rest);
+        match find(&self.root, rest, escaped) {
+            Some(id) => match self.params(id, rest, escaped) {
+                Some(params) => Lookup::Found { id, params },
+                None => Lookup::BadEscape,
+            },
+            None => Lookup::NotFound,
+        }
+    }
+
+    /// Reads the parameters of registration `id` from the path it matched.
+    fn params(&self, id: usize, mut rest: Option<&str>, escaped: bool) -> Option<Params> {
+        let value = |segment: &str| match escaped {
+            true => decode(segment).map(Cow::into_owned),
+            false => Some(segment.to_owned()),
+        };
+        let shape = &self.shapes[id];
+        if shape.dynamic == 0 {
+            return Some(Params::new());
+        }
+        let mut params = Params::with_capacity(shape.dynamic);
+        for shape in shape.segments.iter() {
+            match shape {
+                Shape::Static => rest = split(rest?).1,
+                Shape::Param(name) => {
+                    let (segment, tail) = split(rest?);
+                    params.push(name.clone(), ParamValue::One(value(segment)?));
+                    rest = tail;
+                }
+                Shape::Rest(name) => {
+                    if rest.is_some() {
+                        let mut values = Vec::new();
+                        while let Some(r) = rest {
+                            let (segment, tail) = split(r);
+                            values.push(value(segment)?);
+                            rest = tail;
+                        }
+                        params.push(name.clone(), ParamValue::Many(values));
+                    }
+                    break;
+                }
+            }
+        }
+        Some(params)
+    }
+}
+
+/// Splits the first segment off a non-empty rest of a path. Segments are short, so a plain
+/// loop beats a general substring search here.
+#[inline]
+fn split(rest: &str) -> (&str, Option<&str>) {
+    match rest.bytes().position(|b| b == b'/') {
+        // `/` is ASCII, so both sides are on char boundaries.
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    }
+}
+
+/// Whether every segment of a non-empty rest is non-empty: no `//` and no trailing `/`.
+#[inline]
+fn segments_non_empty(rest: &str) -> bool {
+    let b = rest.as_bytes();
+    b.last() != Some(&b'/') && !b.windows(2).any(|w| w == b"//")
+}
+
+/// The depth-first walk in Next.js priority order. `rest` is the path below `node`, `None`
+/// once every segment is consumed; `escaped` tells whether segments need decoding before
+/// they are compared with static names.
+///
+/// A node with a single way down is followed in a loop; only a node with alternatives
+/// (a static child and a dynamic one, say) recurses, so that it can fall back when the
+/// first branch fails further down.
+fn find(mut node: &Node, mut rest: Option<&str>, escaped: bool) -> Option<usize> {
+    loop {
+        let Some(path) = rest else {
+            return node.leaf.or(node.optional);
+        };
+        let (segment, tail) = split(path);
+        if segment.is_empty() {
+            // An empty segment (`//`) is matched by nothing.
+            return None;
+        }
+        let catch_all = node.catch_all.or(node.optional);
+        let static_child = if node.statics.is_empty() {
+            None
+        } else if escaped {
+            node.statics.get(&decode(segment)?)
+        } else {
+            node.statics.get(segment)
+        };
+        if let Some(child) = static_child {
+            if node.param.is_none() && catch_all.is_none() {
+                (node, rest) = (child, tail);
+                continue;
+            }
+            if let Some(id) = find(child, tail, escaped) {
+                return Some(id);
+            }
+        }
+        if let Some(child) = &node.param {
+            if catch_all.is_none() {
+                (node, rest) = (child, tail);
+                continue;
+            }
+            if let Some(id) = find(child, tail, escaped) {
+                return Some(id);
+            }
+        }
+        // A catch-all takes the rest of the path, one or more non-empty segments.
+        return catch_all.filter(|_| segments_non_empty(path));
+    }
+}
+
+/// The build-hasher of the matcher's maps.
+type FastBuild = BuildHasherDefault<FastHasher>;
+
+/// A small multiply-rotate hasher (the FxHash scheme) for the matcher's string keys.
+///
+/// The maps are filled once from the registered patterns and only read afterwards, so a
+/// request cannot add keys and grow a collision chain; the hash-flooding defence of the
+/// standard `SipHash` buys nothing here, and it costs more than the rest of a lookup.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut word = [0u8; 8];
+            word[..tail.len()].copy_from_slice(tail);
+            self.add(u64::from_le_bytes(word) ^ (tail.len() as u64) << 59);
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    /// The high bits of a product are its best mixed, and the table picks buckets with the
+    /// low bits: fold the high half in, multiply once more, and rotate the best bits down.
+    #[inline]
+    fn finish(&self) -> u64 {
+        let h = self.0;
+        (h ^ (h >> 32)).wrapping_mul(SEED).rotate_left(26)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::pattern::parse;
+    use std::collections::HashSet;
+
+    fn matcher(patterns: &[&str]) -> Matcher {
+        let mut m = Matcher::default();
+        for (id, p) in patterns.iter().enumerate() {
+            let (pattern, problems) = parse(p);
+            assert!(problems.is_empty(), "{p}: {problems:?}");
+            m.insert(id, pattern.unwrap().url_segments());
+        }
+        m
+    }
+
+    fn found(m: &Matcher, path: &str) -> Option<(usize, Vec<(String, ParamValue)>)> {
+        match m.lookup(path) {
+            Lookup::Found { id, params } => Some((
+                id,
+                params
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.clone()))
+                    .collect(),
+            )),
+            Lookup::NotFound => None,
+            Lookup::BadEscape => panic!("bad escape in {path}"),
+        }
+    }
+
+    #[test]
+    fn statics_switch_to_a_map_and_still_match() {
+        let patterns: Vec<String> = (0..40).map(|i| format!("/s{i}/x")).collect();
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let m = matcher(&refs);
+        assert!(matches!(m.root.statics, Statics::Many(_)));
+        for i in 0..40 {
+            assert_eq!(found(&m, &format!("/s{i}/x")).unwrap().0, i);
+            assert_eq!(found(&m, &format!("/s{i}/x/")).unwrap().0, i);
+            assert_eq!(found(&m, &format!("/%{:X}{i}/x", b's')).unwrap().0, i);
+        }
+        assert!(found(&m, "/s40/x").is_none());
+    }
+
+    #[test]
+    fn backtracks_out_of_a_failed_branch() {
+        let m = matcher(&["/p2/[id]/abc", "/p2/[...rest]"]);
+        assert_eq!(
+            found(&m, "/p2/x/def"),
+            Some((
+                1,
+                vec![(
+                    "rest".into(),
+                    ParamValue::Many(vec!["x".into(), "def".into()])
+                )]
+            ))
+        );
+        assert_eq!(found(&m, "/p2/x/abc").unwrap().0, 0);
+    }
+
+    #[test]
+    fn escaped_static_names_match_their_decoded_segment() {
+        let m = matcher(&["/a%2Fb", "/100%25", "/[x]/[y]"]);
+        assert_eq!(found(&m, "/a%2Fb").unwrap().0, 0);
+        assert_eq!(found(&m, "/a%2fb/").unwrap().0, 0);
+        // Split first: `/a/b` is two segments, so it is not the static `a/b`.
+        assert_eq!(found(&m, "/a/b").unwrap().0, 2);
+        assert_eq!(found(&m, "/100%25").unwrap().0, 1);
+        assert!(matches!(m.lookup("/100%"), Lookup::BadEscape));
+    }
+
+    #[test]
+    fn bad_escapes() {
+        let m = matcher(&["/a/[x]"]);
+        for path in ["/a/%zz", "/a/%", "/a/%FF", "/nothing/%E2%82"] {
+            assert!(matches!(m.lookup(path), Lookup::BadEscape), "{path}");
+        }
+        assert!(matches!(m.lookup("*"), Lookup::NotFound));
+    }
+
+    #[test]
+    fn hasher_spreads_short_keys() {
+        use std::hash::BuildHasher;
+        let build = FastBuild::default();
+        let (mut tags, mut buckets) = (HashSet::new(), HashSet::new());
+        for i in 0..10_000 {
+            let hash = build.hash_one(format!("r{i}").as_str());
+            tags.insert(hash >> 57);
+            buckets.insert(hash & 0x3fff);
+        }
+        // The top 7 bits (hashbrown's tag) take every value, and the low bits (the bucket)
+        // spread like random ones: 10,000 random keys fill about 7,500 of 16,384 buckets.
+        assert_eq!(tags.len(), 128);
+        assert!(buckets.len() > 7_300, "{}", buckets.len());
+    }
+}

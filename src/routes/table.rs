@@ -1,0 +1,538 @@
+//! [`Routes`], the builder, and [`RouteTable`], the service it builds.
+
+use std::{
+    convert::Infallible,
+    fmt,
+    future::Future,
+    marker::PhantomData,
+    panic::Location,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::{HeaderValue, Request, Response, StatusCode, header::CONTENT_TYPE};
+use pin_project_lite::pin_project;
+use tower::{
+    ServiceExt,
+    util::{BoxCloneSyncService, Oneshot},
+};
+use tower_service::Service;
+
+use crate::{
+    body::{Body, BoxError},
+    context::{Params, RouteContext},
+    response::IntoResponse,
+    route::{self, RouteHandler, RouteHandlerService},
+};
+
+use super::{
+    conflict::{self, Conflicts, Registration, RegistrationKind},
+    matcher::{Lookup, Matcher},
+};
+
+/// A page, a not-found service, or any other service the table holds besides route handlers.
+type AnyService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+fn erase<S, ResBody>(service: S) -> AnyService
+where
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: IntoResponse,
+    Response<ResBody>: IntoResponse,
+    ResBody: 'static,
+{
+    BoxCloneSyncService::new(Answering {
+        service,
+        _body: PhantomData,
+    })
+}
+
+/// Adapts a service whose errors are responses to `Error = Infallible`. Readiness is
+/// awaited on a clone inside the response future, as with a route's `on_service`, so an
+/// error from `poll_ready` becomes a response too.
+struct Answering<S, B> {
+    service: S,
+    _body: PhantomData<fn() -> B>,
+}
+
+impl<S: Clone, B> Clone for Answering<S, B> {
+    fn clone(&self) -> Self {
+        Self {
+            service: self.service.clone(),
+            _body: PhantomData,
+        }
+    }
+}
+
+type Answer<S, B> = futures_util::future::Map<
+    Oneshot<S, Request<Body>>,
+    fn(
+        Result<Response<B>, <S as Service<Request<Body>>>::Error>,
+    ) -> Result<Response<Body>, Infallible>,
+>;
+
+impl<S, B> Service<Request<Body>> for Answering<S, B>
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone,
+    S::Error: IntoResponse,
+    Response<B>: IntoResponse,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Answer<S, B>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        fn answer<B, E: IntoResponse>(
+            result: Result<Response<B>, E>,
+        ) -> Result<Response<Body>, Infallible>
+        where
+            Response<B>: IntoResponse,
+        {
+            Ok(match result {
+                Ok(res) => res.into_response(),
+                Err(err) => err.into_response(),
+            })
+        }
+        self.service
+            .clone()
+            .oneshot(req)
+            .map(answer::<B, S::Error> as fn(_) -> _)
+    }
+}
+
+/// The builder of a [`RouteTable`]: route handlers and pages by Next.js pattern.
+///
+/// Register each [`RouteHandler`] with [`route`](Self::route) under the pattern its
+/// `route.ts` file would have (`/api/users/[id]`), and any other service (the pages of the
+/// app, so that a page and a route at one URL are caught) with [`page`](Self::page). Then
+/// [`try_build`](Self::try_build) checks the whole table and reports every problem at once,
+/// and [`build`](Self::build) panics with the same report.
+///
+/// See the [module docs](super) for the pattern syntax and the matching rules.
+#[must_use]
+pub struct Routes {
+    registrations: Vec<Registration>,
+    services: Vec<Target>,
+    not_found: Option<AnyService>,
+}
+
+/// What a registration answers with.
+#[derive(Clone)]
+enum Target {
+    Route(RouteHandlerService),
+    Page(AnyService),
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Routes {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self {
+            registrations: Vec::new(),
+            services: Vec::new(),
+            not_found: None,
+        }
+    }
+
+    /// Registers a route handler under `pattern`, and names the route by it (see
+    /// [`RouteHandler::path`]). Problems with the pattern are reported by
+    /// [`try_build`](Self::try_build), together with this call's location.
+    #[track_caller]
+    pub fn route(mut self, pattern: &str, handler: RouteHandler) -> Self {
+        let pattern: Arc<str> = pattern.into();
+        let service = handler.path(pattern.clone()).into_service();
+        self.push(RegistrationKind::Route, pattern, Target::Route(service));
+        self
+    }
+
+    /// Registers a page: any tower service that answers `pattern`, for every method. It
+    /// takes part in the conflict checks like a route; a page and a route handler at one URL
+    /// is an error, as in Next.js.
+    ///
+    /// The page receives the path parameters as a [`RouteContext`] in the request
+    /// extensions. Its errors are turned into responses with [`IntoResponse`].
+    #[track_caller]
+    pub fn page<S, ResBody: 'static>(mut self, pattern: &str, service: S) -> Self
+    where
+        S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: IntoResponse,
+        Response<ResBody>: IntoResponse,
+    {
+        self.push(
+            RegistrationKind::Page,
+            pattern.into(),
+            Target::Page(erase(service)),
+        );
+        self
+    }
+
+    /// Sets the service that answers requests no registration matches. The default answers
+    /// `404 Not Found` with an empty body.
+    pub fn not_found<S, ResBody: 'static>(mut self, service: S) -> Self
+    where
+        S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: IntoResponse,
+        Response<ResBody>: IntoResponse,
+    {
+        self.not_found = Some(erase(service));
+        self
+    }
+
+    #[track_caller]
+    fn push(&mut self, kind: RegistrationKind, pattern: Arc<str>, target: Target) {
+        self.registrations
+            .push(Registration::new(kind, pattern, Location::caller()));
+        self.services.push(target);
+    }
+
+    /// Checks every pattern and builds the table, or returns every problem found.
+    pub fn try_build(self) -> Result<RouteTable, Conflicts> {
+        let (patterns, conflicts) = conflict::check(&self.registrations);
+        if !conflicts.is_empty() {
+            return Err(Conflicts::new(conflicts));
+        }
+        let mut matcher = Matcher::default();
+        let mut entries = Vec::with_capacity(patterns.len());
+        for (id, ((pattern, registration), target)) in patterns
+            .into_iter()
+            .zip(self.registrations)
+            .zip(self.services)
+            .enumerate()
+        {
+            let pattern = pattern.expect("a table without conflicts has parsed every pattern");
+            matcher.insert(id, pattern.url_segments());
+            entries.push(Entry {
+                url: pattern.url().into(),
+                registration,
+                target,
+            });
+        }
+        Ok(RouteTable {
+            inner: Arc::new(Inner {
+                matcher,
+                entries,
+                not_found: self.not_found,
+            }),
+        })
+    }
+
+    /// Checks every pattern and builds the table.
+    ///
+    /// # Panics
+    ///
+    /// When [`try_build`](Self::try_build) would return an error; the panic message is its
+    /// `Display`, listing every problem.
+    #[track_caller]
+    pub fn build(self) -> RouteTable {
+        match self.try_build() {
+            Ok(table) => table,
+            Err(conflicts) => panic!("{conflicts}"),
+        }
+    }
+}
+
+impl fmt::Debug for Routes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Routes")
+            .field("registrations", &self.registrations)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A built route table: a tower [`Service`] that matches the request path and dispatches to
+/// the route handler or page registered for it.
+///
+/// It is `Clone` (an `Arc` clone), `Send` and `Sync`, accepts requests with any body of
+/// [`Bytes`], and never fails (`Error = Infallible`):
+///
+/// - a matched route handler is called with the route's parameters in its
+///   [`RouteContext`]; it answers `405` with its own `Allow` for a method it lacks;
+/// - a matched page gets the parameters as a `RouteContext` request extension;
+/// - a path nothing matches goes to the not-found service (`404`, empty body, by default);
+/// - a path with a malformed `%` escape is answered `400 Bad Request`.
+///
+/// Its `Display` is a summary of the routes, like the one `next build` prints:
+///
+/// ```
+/// use route_handlers::{RouteHandler, Routes};
+///
+/// let table = Routes::new()
+///     .route("/api/users/[id]", RouteHandler::new().get(|| async { "" }))
+///     .route("/(meta)/robots.txt", RouteHandler::new().get(|| async { "" }))
+///     .build();
+/// assert_eq!(
+///     table.to_string(),
+///     "Route (app)          Methods\n\
+///      ┌ ƒ /api/users/[id]  GET\n\
+///      └ ƒ /robots.txt      GET\n\
+///      \n\
+///      ○  (Static)       GET rendered once, then served from the cache\n\
+///      ◐  (Revalidated)  GET served from the cache, rendered again after its window\n\
+///      ƒ  (Dynamic)      GET rendered on every request"
+/// );
+/// ```
+#[derive(Clone)]
+pub struct RouteTable {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    matcher: Matcher,
+    entries: Vec<Entry>,
+    not_found: Option<AnyService>,
+}
+
+pub(crate) struct Entry {
+    /// The normalised URL pattern (groups removed).
+    pub(crate) url: Box<str>,
+    pub(crate) registration: Registration,
+    target: Target,
+}
+
+impl Entry {
+    /// The route handler, for a route.
+    pub(crate) fn route(&self) -> Option<&RouteHandlerService> {
+        match &self.target {
+            Target::Route(svc) => Some(svc),
+            Target::Page(_) => None,
+        }
+    }
+}
+
+/// What [`RouteTable::at`] found for a path.
+#[derive(Debug)]
+pub struct Match<'a> {
+    entry: &'a Entry,
+    params: Params,
+}
+
+impl<'a> Match<'a> {
+    /// The pattern of the matched registration, as it was written.
+    pub fn pattern(&self) -> &'a str {
+        self.entry.registration.pattern()
+    }
+
+    /// Whether a route handler or a page matched.
+    pub fn kind(&self) -> RegistrationKind {
+        self.entry.registration.kind()
+    }
+
+    /// The matched route handler, when a route matched.
+    pub fn route(&self) -> Option<&'a RouteHandlerService> {
+        self.entry.route()
+    }
+
+    /// The path parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The path parameters, by value.
+    pub fn into_params(self) -> Params {
+        self.params
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("url", &self.url)
+            .field("registration", &self.registration)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request path has a `%` escape that is not two hex digits, or that does not decode to
+/// UTF-8; the table answers such a request `400 Bad Request`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidPath;
+
+impl fmt::Display for InvalidPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(BAD_ESCAPE)
+    }
+}
+
+impl std::error::Error for InvalidPath {}
+
+const BAD_ESCAPE: &str = "invalid percent-encoding in the request path";
+
+impl RouteTable {
+    /// Finds the registration that answers `path` (a URI path such as `/api/users/7`),
+    /// without calling it.
+    ///
+    /// ```
+    /// use route_handlers::{RouteHandler, Routes};
+    ///
+    /// let table = Routes::new()
+    ///     .route("/docs/[[...slug]]", RouteHandler::new().get(|| async { "docs" }))
+    ///     .build();
+    /// let found = table.at("/docs/a%2Fb/c").unwrap().unwrap();
+    /// assert_eq!(found.pattern(), "/docs/[[...slug]]");
+    /// assert_eq!(
+    ///     found.params().get("slug"),
+    ///     Some(&route_handlers::context::ParamValue::Many(vec!["a/b".into(), "c".into()]))
+    /// );
+    /// assert!(table.at("/docs").unwrap().unwrap().params().is_empty());
+    /// assert!(table.at("/elsewhere").unwrap().is_none());
+    /// assert!(table.at("/docs/%zz").is_err());
+    /// ```
+    pub fn at(&self, path: &str) -> Result<Option<Match<'_>>, InvalidPath> {
+        match self.inner.matcher.lookup(path) {
+            Lookup::Found { id, params } => Ok(Some(Match {
+                entry: &self.inner.entries[id],
+                params,
+            })),
+            Lookup::NotFound => Ok(None),
+            Lookup::BadEscape => Err(InvalidPath),
+        }
+    }
+
+    /// The registrations, in registration order.
+    pub fn registrations(&self) -> impl ExactSizeIterator<Item = &Registration> {
+        self.inner.entries.iter().map(|e| &e.registration)
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.inner.entries
+    }
+
+    fn dispatch(&self, req: Request<Body>) -> ResponseFuture {
+        let inner = &*self.inner;
+        match inner.matcher.lookup(req.uri().path()) {
+            Lookup::Found { id, params } => match &inner.entries[id].target {
+                Target::Route(route) => {
+                    ResponseFuture::route(route.call_with_context(req, RouteContext::new(params)))
+                }
+                Target::Page(page) => {
+                    let mut req = req;
+                    req.extensions_mut().insert(RouteContext::new(params));
+                    ResponseFuture::service(page.clone().oneshot(req))
+                }
+            },
+            Lookup::NotFound => match &inner.not_found {
+                Some(service) => ResponseFuture::service(service.clone().oneshot(req)),
+                None => ResponseFuture::ready(empty(StatusCode::NOT_FOUND)),
+            },
+            Lookup::BadEscape => {
+                let mut res = Response::new(Body::from(BAD_ESCAPE));
+                *res.status_mut() = StatusCode::BAD_REQUEST;
+                res.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                ResponseFuture::ready(res)
+            }
+        }
+    }
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = status;
+    res
+}
+
+impl fmt::Debug for RouteTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteTable")
+            .field("entries", &self.inner.entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Service<Request<B>> for RouteTable
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    /// Always ready: the table holds nothing that runs out. Pages and the not-found service
+    /// are cloned and driven to readiness inside the response future.
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    #[inline]
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.dispatch(req.map(Body::new))
+    }
+}
+
+pin_project! {
+    /// The response future of [`RouteTable`].
+    pub struct ResponseFuture {
+        #[pin]
+        kind: Kind,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind {
+        Route { #[pin] future: route::ResponseFuture },
+        Service { #[pin] future: Oneshot<AnyService, Request<Body>> },
+        Ready { response: Option<Response<Body>> },
+    }
+}
+
+impl ResponseFuture {
+    fn route(future: route::ResponseFuture) -> Self {
+        Self {
+            kind: Kind::Route { future },
+        }
+    }
+
+    fn service(future: Oneshot<AnyService, Request<Body>>) -> Self {
+        Self {
+            kind: Kind::Service { future },
+        }
+    }
+
+    fn ready(response: Response<Body>) -> Self {
+        Self {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<Body>, Infallible>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Route { future } => future.poll(cx),
+            KindProj::Service { future } => future.poll(cx),
+            KindProj::Ready { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
