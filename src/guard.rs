@@ -2,12 +2,19 @@
 //! handler turned into a `500`, and cuts off a handler that runs past the route's
 //! `max_duration`.
 //!
+//! A handler cut off while it waits for the request body (the client stalls mid-body, or
+//! sends it too slowly) is answered `408 Request Timeout` instead: then the client is the
+//! slow one. The request body readers report that wait through a thread-local flag that
+//! [`Guarded`] clears before it polls the handler and reads after, so it costs no allocation
+//! and nothing on routes without a `max_duration`.
+//!
 //! All three live inside the one allocation the handler future already needs (the erased
 //! handler boxes its future once; [`Guarded`] is what gets boxed), so they cost no allocation
 //! per request. The timer is only created, on first poll, for routes with a `max_duration`.
 
 use std::{
     any::Any,
+    cell::Cell,
     fmt,
     future::Future,
     panic::AssertUnwindSafe,
@@ -33,6 +40,21 @@ use crate::{
 
 /// The status a handler that runs past its route's `max_duration` is answered with.
 pub(crate) const TIMEOUT_STATUS: StatusCode = StatusCode::GATEWAY_TIMEOUT;
+
+/// The status when the handler was waiting for the request body at its deadline.
+pub(crate) const BODY_TIMEOUT_STATUS: StatusCode = StatusCode::REQUEST_TIMEOUT;
+
+thread_local! {
+    /// Set when a request body read returned `Pending` during the current poll of a
+    /// guarded handler.
+    static WAITING_FOR_BODY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called by the request body readers when the next bytes of the body have not arrived.
+#[inline]
+pub(crate) fn waiting_for_body() {
+    WAITING_FOR_BODY.set(true);
+}
 
 /// The per-route settings applied around one handler call.
 pub(crate) struct Guard {
@@ -74,6 +96,7 @@ impl Guard {
                 future: AssertUnwindSafe(future).catch_unwind(),
                 sleep: None,
                 deadline,
+                on_body: false,
                 log: self.into_log(),
             }),
             Err(panic) => {
@@ -139,6 +162,17 @@ impl LogFields {
             "route handler ran past its max_duration; answered 504",
         );
     }
+
+    /// Not an error of the server: the client did not send the body in time.
+    #[cold]
+    fn body_timed_out(&self) {
+        tracing::warn!(
+            route = self.route(),
+            method = self.method(),
+            max_duration = ?self.max_duration,
+            "request body did not arrive within the route's max_duration; answered 408",
+        );
+    }
 }
 
 /// The text of a panic payload: the message of `panic!("...")`, or a placeholder.
@@ -168,6 +202,8 @@ pin_project! {
         #[pin]
         sleep: Option<Sleep>,
         deadline: Option<Instant>,
+        // Whether the handler was waiting for the request body when last polled.
+        on_body: bool,
         log: LogFields,
     }
 }
@@ -181,7 +217,14 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response<Body>> {
         let mut this = self.project();
-        match this.future.poll(cx) {
+        let timed = this.deadline.is_some();
+        // Restored after the poll, for a guarded handler that calls another route.
+        let outer = timed && WAITING_FOR_BODY.replace(false);
+        let polled = this.future.poll(cx);
+        if timed {
+            *this.on_body = WAITING_FOR_BODY.replace(outer);
+        }
+        match polled {
             Poll::Ready(Ok(mut res)) => {
                 if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
                     if let Some(error) = res.extensions_mut().remove::<HandlerError>() {
@@ -202,6 +245,10 @@ where
             }
             if let Some(sleep) = this.sleep.as_pin_mut() {
                 if sleep.poll(cx).is_ready() {
+                    if *this.on_body {
+                        this.log.body_timed_out();
+                        return Poll::Ready(BODY_TIMEOUT_STATUS.into_response());
+                    }
                     this.log.timed_out();
                     return Poll::Ready(TIMEOUT_STATUS.into_response());
                 }
@@ -383,6 +430,68 @@ mod tests {
         );
         assert!(
             text.contains("route=\"/slow\" method=\"GET\" max_duration=10s"),
+            "{text}"
+        );
+    }
+
+    /// A body that sends `first`, then never sends more.
+    struct Stalled(Option<Bytes>);
+
+    impl http_body::Body for Stalled {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            match self.0.take() {
+                Some(data) => Poll::Ready(Some(Ok(http_body::Frame::data(data)))),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_request_body_is_408_not_504() {
+        let (logs, _guard) = Logs::capture();
+        let svc = RouteHandler::new()
+            .post(|mut req: NextRequest| async move { req.text().await })
+            .put(|mut req: NextRequest| async move {
+                // The body arrives, then the handler itself is slow: the server's fault.
+                let text = req.text().await?;
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok::<_, crate::request::Rejection>(text)
+            })
+            .max_duration(Duration::from_secs(10))
+            .path("/upload")
+            .into_service();
+        let start = Instant::now();
+        let req = Request::post("/upload")
+            .body(Body::new(Stalled(Some(Bytes::from_static(b"abc")))))
+            .unwrap();
+        let res = svc.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+        let req = Request::put("/upload").body(Body::from("abc")).unwrap();
+        let res = svc.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
+        let text = logs.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains(" WARN "), "{text}");
+        assert!(
+            lines[0].contains(
+                "request body did not arrive within the route's max_duration; answered 408"
+            ),
+            "{text}"
+        );
+        assert!(
+            lines[0].contains("route=\"/upload\" method=\"POST\" max_duration=10s"),
+            "{text}"
+        );
+        assert!(lines[1].contains(" ERROR "), "{text}");
+        assert!(
+            lines[1].contains("route handler ran past its max_duration; answered 504"),
             "{text}"
         );
     }

@@ -17,7 +17,8 @@
 //! a per-route size limit), and [`response`] has what a Next.js handler reaches for:
 //! `json`, `redirect`, `Set-Cookie`, `not_found()` and friends as `?` early returns
 //! ([`response::HttpError`]), and server-sent events. A handler that panics, fails or runs
-//! past its route's `max_duration` is answered `500` or `504` and logged. [`metadata`]
+//! past its route's `max_duration` is answered `500` or `504` (`408` when it was still
+//! waiting for the request body) and logged. [`metadata`]
 //! serves `sitemap.xml` and `robots.txt` from typed builders.
 //!
 //! # Example

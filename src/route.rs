@@ -44,7 +44,8 @@ use crate::{
 /// - a handler whose error becomes a `500` through
 ///   [`HttpError`](crate::response::HttpError) (any `std::error::Error` with `?`) has that
 ///   error logged the same way; the client gets an empty body;
-/// - a handler that runs past [`max_duration`](Self::max_duration) is answered `504`.
+/// - a handler that runs past [`max_duration`](Self::max_duration) is answered `504`, or
+///   `408` when it was waiting for the request body (the client is the slow one).
 ///
 /// # Example
 ///
@@ -216,8 +217,14 @@ impl RouteHandler {
     /// route and method.
     ///
     /// `504` is what a deployment platform answers when a function exceeds its
-    /// `maxDuration`, which is where Next.js's setting of that name is enforced; `408` would
-    /// blame the client, which is not slow here. The time is measured from the request's
+    /// `maxDuration`, which is where Next.js's setting of that name is enforced. When the
+    /// handler is waiting for the request body at that moment (read with
+    /// [`NextRequest`](crate::request::NextRequest) or the [`request`](crate::request)
+    /// extractors), the client is the slow one: the answer is then `408 Request Timeout`,
+    /// logged at the warning level, and hyper closes an HTTP/1.1 connection whose body was
+    /// not read to the end. This is what bounds a client that stalls mid-body; without a
+    /// `max_duration` such a client holds its connection until the server's own timeouts
+    /// end it. The time is measured from the request's
     /// arrival: the [`ReceivedAt`](crate::request::ReceivedAt) request extension when a server inserts one, otherwise
     /// from the moment the route's service is called. It bounds the handler until it returns
     /// its response; a streaming body (such as server-sent events) is not cut off.

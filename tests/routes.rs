@@ -159,6 +159,15 @@ fn matching_table() {
             "/files/.env",
             Route("/files/[name]", vec![("name", one(".env"))]),
         ),
+        ("/files/..", BadEscape),
+        ("/files/.", BadEscape),
+        ("/files/%2E%2e", BadEscape),
+        ("/blog/a/../b", BadEscape),
+        ("/files/a%00", BadEscape),
+        (
+            "/files/...",
+            Route("/files/[name]", vec![("name", one("..."))]),
+        ),
         ("/api/users/%zz", BadEscape),
         ("/api/users/%", BadEscape),
         ("/api/users/%FF", BadEscape),
@@ -644,4 +653,64 @@ fn a_large_table_matches_every_route() {
             assert!(t.at(&format!("/r{i}/items")).unwrap().is_none());
         }
     }
+}
+
+/// Dot segments and `%00` used to be captured as parameters (`[id]` = `..`); they are now
+/// refused before the handler runs, each with its own message.
+#[tokio::test]
+async fn dot_segments_and_nul_no_longer_reach_a_handler() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let t = Routes::new()
+        .route(
+            "/files/[...path]",
+            RouteHandler::new().get(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+                async { "file" }
+            }),
+        )
+        .build();
+    for (path, message) in [
+        (
+            "/files/../etc/passwd",
+            "the request path has a `.` or `..` segment",
+        ),
+        ("/files/a/./b", "the request path has a `.` or `..` segment"),
+        (
+            "/files/%2e%2e/x",
+            "the request path has a `.` or `..` segment",
+        ),
+        (
+            "/files/a%00.txt",
+            "the request path has an encoded NUL byte (%00)",
+        ),
+        ("/files/%zz", "invalid percent-encoding in the request path"),
+    ] {
+        let (s, h, b) = send(&t, "GET", path).await;
+        assert_eq!(
+            (s, &b[..]),
+            (StatusCode::BAD_REQUEST, message.as_bytes()),
+            "{path}"
+        );
+        assert_eq!(h[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    let (s, _, b) = send(&t, "GET", "/files/a%2F..%2Fb/.env").await;
+    assert_eq!((s, &b[..]), (StatusCode::OK, &b"file"[..]));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn patterns_with_dot_segments_or_nul_are_refused() {
+    let err = Routes::new()
+        .route("/a/../b", RouteHandler::new().get(|| async { "" }))
+        .route("/c/%00", RouteHandler::new().get(|| async { "" }))
+        .try_build()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("\"..\" is not a folder name"), "{text}");
+    assert!(
+        text.contains("the folder name \"%00\" has an encoded NUL byte"),
+        "{text}"
+    );
 }

@@ -5,6 +5,7 @@
 //!   tried one by one in Next.js' sorted order, and the first that matches wins;
 //! - the path is split on `/`, one trailing slash dropped, and each segment percent-decoded;
 //!   a bad escape is a 400, an empty segment matches nothing;
+//! - a `.` or `..` segment (also percent-encoded) or `%00` is a 400 too;
 //! - `[x]` takes one segment, `[...x]` one or more, `[[...x]]` zero or more (absent when zero).
 //!
 //! The reference is deliberately naive: a list scan, no trie.
@@ -291,6 +292,12 @@ fn reference_match(routes: &[Vec<Seg>], path: &str) -> Outcome {
     else {
         return Outcome::BadEscape;
     };
+    if segs
+        .iter()
+        .any(|s| s == "." || s == ".." || s.contains('\0'))
+    {
+        return Outcome::BadEscape;
+    }
     if segs.iter().any(String::is_empty) {
         return Outcome::NotFound;
     }
@@ -372,6 +379,8 @@ fn path() -> impl Strategy<Value = String> {
             "c",
             "d",
             "a.b",
+            "...",
+            ".v",
             "v",
             "%61",
             "%2F",
@@ -380,7 +389,7 @@ fn path() -> impl Strategy<Value = String> {
             "",
         ][..],
     );
-    let bad = prop::sample::select(&["%zz", "%C3", "%"][..]);
+    let bad = prop::sample::select(&["%zz", "%C3", "%", ".", "..", "%2E", "%2e.", "a%00"][..]);
     let piece = prop_oneof![30 => good, 1 => bad];
     (prop::collection::vec(piece, 0..6), any::<bool>()).prop_map(|(pieces, trailing)| {
         let mut p: String = pieces.iter().map(|s| format!("/{s}")).collect();

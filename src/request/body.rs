@@ -116,8 +116,14 @@ fn poll_chunk(
     limit: BodyLimit,
 ) -> Poll<Result<Option<Bytes>, Rejection>> {
     loop {
-        let Some(frame) = ready!(body.as_mut().poll_frame(cx)) else {
-            return Poll::Ready(Ok(None));
+        let frame = match body.as_mut().poll_frame(cx) {
+            Poll::Ready(Some(frame)) => frame,
+            Poll::Ready(None) => return Poll::Ready(Ok(None)),
+            Poll::Pending => {
+                // A route's `max_duration` that passes now blames the client (`408`).
+                crate::guard::waiting_for_body();
+                return Poll::Pending;
+            }
         };
         let frame = frame.map_err(Rejection::read)?;
         let Ok(data) = frame.into_data() else {

@@ -37,8 +37,21 @@ pub(crate) enum Lookup {
     Found { id: usize, params: Params },
     /// No registration matches.
     NotFound,
-    /// The path has a malformed `%` escape, or one that does not decode to UTF-8.
+    /// The path is answered `400` whatever it would match.
+    Invalid(PathProblem),
+}
+
+/// Why a request path is refused before matching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PathProblem {
+    /// A malformed `%` escape, or one that does not decode to UTF-8.
     BadEscape,
+    /// A `.` or `..` segment, as sent or percent-encoded (`%2E`). RFC 3986 gives them a
+    /// meaning (remove_dot_segments) that a router must not quietly replace by capturing
+    /// them as parameters; clients normalise them away, so only crafted requests carry one.
+    DotSegment,
+    /// `%00`: a NUL byte inside a parameter truncates paths in C-based file APIs.
+    Nul,
 }
 
 /// The URL segments of a registration, used to read its parameters once it matched.
@@ -191,20 +204,30 @@ impl Matcher {
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let escaped = rest.bytes().any(|b| b == b'%');
         if escaped {
-            if rest.split('/').any(|segment| decode(segment).is_none()) {
-                return Lookup::BadEscape;
+            for segment in rest.split('/') {
+                let problem = match decode(segment) {
+                    None => PathProblem::BadEscape,
+                    Some(s) if is_dot_segment(&s) => PathProblem::DotSegment,
+                    Some(s) if s.contains('\0') => PathProblem::Nul,
+                    Some(_) => continue,
+                };
+                return Lookup::Invalid(problem);
             }
         } else if let Some(&id) = self.exact.get(rest) {
+            // No pattern has a dot segment (they are refused when the table is built), so
+            // an exact hit needs no dot check.
             return Lookup::Found {
                 id,
                 params: Params::new(),
             };
+        } else if has_dot_segment(rest) {
+            return Lookup::Invalid(PathProblem::DotSegment);
         }
         let rest = (!rest.is_empty()).then_some(rest);
         match find(&self.root, rest, escaped) {
             Some(id) => match self.params(id, rest, escaped) {
                 Some(params) => Lookup::Found { id, params },
-                None => Lookup::BadEscape,
+                None => Lookup::Invalid(PathProblem::BadEscape),
             },
             None => Lookup::NotFound,
         }
@@ -256,6 +279,33 @@ fn split(rest: &str) -> (&str, Option<&str>) {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     }
+}
+
+fn is_dot_segment(segment: &str) -> bool {
+    segment == "." || segment == ".."
+}
+
+/// Whether a path without escapes has a `.` or `..` segment. Only the dots are visited, and
+/// most paths have none or one (`robots.txt`).
+#[inline]
+fn has_dot_segment(rest: &str) -> bool {
+    let b = rest.as_bytes();
+    let mut from = 0;
+    while let Some(i) = b[from..].iter().position(|&c| c == b'.') {
+        let start = from + i;
+        if start == 0 || b[start - 1] == b'/' {
+            let end = if b.get(start + 1) == Some(&b'.') {
+                start + 2
+            } else {
+                start + 1
+            };
+            if end == b.len() || b[end] == b'/' {
+                return true;
+            }
+        }
+        from = start + 1;
+    }
+    false
 }
 
 /// Whether every segment of a non-empty rest is non-empty: no `//` and no trailing `/`.
@@ -390,7 +440,7 @@ mod tests {
                     .collect(),
             )),
             Lookup::NotFound => None,
-            Lookup::BadEscape => panic!("bad escape in {path}"),
+            Lookup::Invalid(problem) => panic!("{problem:?} in {path}"),
         }
     }
 
@@ -432,16 +482,62 @@ mod tests {
         // Split first: `/a/b` is two segments, so it is not the static `a/b`.
         assert_eq!(found(&m, "/a/b").unwrap().0, 2);
         assert_eq!(found(&m, "/100%25").unwrap().0, 1);
-        assert!(matches!(m.lookup("/100%"), Lookup::BadEscape));
+        assert!(matches!(
+            m.lookup("/100%"),
+            Lookup::Invalid(PathProblem::BadEscape)
+        ));
     }
 
     #[test]
     fn bad_escapes() {
         let m = matcher(&["/a/[x]"]);
         for path in ["/a/%zz", "/a/%", "/a/%FF", "/nothing/%E2%82"] {
-            assert!(matches!(m.lookup(path), Lookup::BadEscape), "{path}");
+            assert!(
+                matches!(m.lookup(path), Lookup::Invalid(PathProblem::BadEscape)),
+                "{path}"
+            );
         }
         assert!(matches!(m.lookup("*"), Lookup::NotFound));
+    }
+
+    #[test]
+    fn dot_segments_and_nul_no_longer_reach_params() {
+        let m = matcher(&[
+            "/a/[x]",
+            "/docs/[...rest]",
+            "/robots.txt",
+            "/.well-known/[x]",
+        ]);
+        let cases: &[(&str, Option<PathProblem>)] = &[
+            ("/a/..", Some(PathProblem::DotSegment)),
+            ("/a/.", Some(PathProblem::DotSegment)),
+            ("/a/../", Some(PathProblem::DotSegment)),
+            ("/..", Some(PathProblem::DotSegment)),
+            ("/.", Some(PathProblem::DotSegment)),
+            ("/docs/../../etc/passwd", Some(PathProblem::DotSegment)),
+            ("/docs/x/./y", Some(PathProblem::DotSegment)),
+            ("/docs/%2e%2e/x", Some(PathProblem::DotSegment)),
+            ("/docs/.%2E", Some(PathProblem::DotSegment)),
+            ("/a/%2E", Some(PathProblem::DotSegment)),
+            ("/a/%00", Some(PathProblem::Nul)),
+            ("/docs/x/a%00b", Some(PathProblem::Nul)),
+            ("/nothing/../here", Some(PathProblem::DotSegment)),
+            // Not dot segments: dots inside a name, three dots, an encoded slash.
+            ("/a/...", None),
+            ("/a/.x", None),
+            ("/a/x.", None),
+            ("/a/..x", None),
+            ("/docs/a%2F..%2Fb", None),
+            ("/robots.txt", None),
+            ("/.well-known/x", None),
+        ];
+        for (path, expected) in cases {
+            match (m.lookup(path), expected) {
+                (Lookup::Invalid(got), Some(want)) => assert_eq!(got, *want, "{path}"),
+                (Lookup::Found { .. }, None) => {}
+                (got, _) => panic!("{path}: {got:?}, expected {expected:?}"),
+            }
+        }
     }
 
     #[test]

@@ -72,6 +72,9 @@
 //!   inside one segment (`/docs/a%2Fb` gives the slug `["a/b"]`). A path with a malformed
 //!   escape (`%zz`, or bytes that are not UTF-8) is answered `400 Bad Request`, whatever it
 //!   would have matched.
+//! - So is a path with a `.` or `..` segment (also as `%2E`), or with `%00`: dot segments are
+//!   never captured as parameters, and patterns cannot contain them (see
+//!   [`InvalidPath`]).
 //! - A required catch-all never matches its parent path (`/blog/[...slug]` does not match
 //!   `/blog`); an optional one does, without the parameter.
 //! - A path that matches nothing goes to the [not-found](Routes::not_found) service: by

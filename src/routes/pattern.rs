@@ -191,6 +191,20 @@ fn parse_segment(name: &str) -> Result<Segment, Problem> {
         return Err(extra_brackets(name));
     }
     match decode(name) {
+        Some(literal) if literal == "." || literal == ".." => Err(Problem::new(
+            ConflictKind::InvalidPattern,
+            format!("\"{name}\" is not a folder name"),
+            "a request path with a \".\" or \"..\" segment is answered 400 Bad Request, so no \
+             route can match one; remove the segment"
+                .into(),
+        )),
+        Some(literal) if literal.contains('\0') => Err(Problem::new(
+            ConflictKind::InvalidPattern,
+            format!("the folder name \"{name}\" has an encoded NUL byte"),
+            "a request path with \"%00\" is answered 400 Bad Request, so no route can match \
+             one; remove the escape"
+                .into(),
+        )),
         Some(literal) => Ok(Segment::Static {
             raw: name.into(),
             literal: literal.into(),
@@ -460,6 +474,26 @@ mod tests {
                 "100%",
                 ConflictKind::InvalidPattern,
                 "invalid percent-encoding in the folder name \"100%\"",
+            ),
+            (
+                "..",
+                ConflictKind::InvalidPattern,
+                "\"..\" is not a folder name",
+            ),
+            (
+                ".",
+                ConflictKind::InvalidPattern,
+                "\".\" is not a folder name",
+            ),
+            (
+                "%2e%2E",
+                ConflictKind::InvalidPattern,
+                "\"%2e%2E\" is not a folder name",
+            ),
+            (
+                "a%00",
+                ConflictKind::InvalidPattern,
+                "the folder name \"a%00\" has an encoded NUL byte",
             ),
         ];
         for (input, kind, message) in cases {

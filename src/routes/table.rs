@@ -30,7 +30,7 @@ use crate::{
 
 use super::{
     conflict::{self, Conflicts, Registration, RegistrationKind},
-    matcher::{Lookup, Matcher},
+    matcher::{Lookup, Matcher, PathProblem},
 };
 
 /// A page, a not-found service, or any other service the table holds besides route handlers.
@@ -263,7 +263,8 @@ impl fmt::Debug for Routes {
 ///   [`RouteContext`]; it answers `405` with its own `Allow` for a method it lacks;
 /// - a matched page gets the parameters as a `RouteContext` request extension;
 /// - a path nothing matches goes to the not-found service (`404`, empty body, by default);
-/// - a path with a malformed `%` escape is answered `400 Bad Request`.
+/// - a path with a malformed `%` escape, a `.` or `..` segment, or `%00` is answered
+///   `400 Bad Request` (see [`InvalidPath`]).
 ///
 /// Its `Display` is a summary of the routes, like the one `next build` prints:
 ///
@@ -356,20 +357,52 @@ impl fmt::Debug for Entry {
     }
 }
 
-/// The request path has a `%` escape that is not two hex digits, or that does not decode to
-/// UTF-8; the table answers such a request `400 Bad Request`.
+/// The request path cannot be routed, whatever it would match; the table answers such a
+/// request `400 Bad Request` with the `Display` text as a `text/plain` body. That is a path
+/// with:
+///
+/// - a `%` escape that is not two hex digits, or that does not decode to UTF-8;
+/// - a `.` or `..` segment, as sent or percent-encoded (`%2E`): RFC 3986 gives dot segments
+///   a meaning that capturing them as parameters would replace, and clients remove them
+///   before sending, so only crafted requests carry one (`%2F` is data, so the single
+///   segment `a%2F..%2Fb` is the parameter `a/../b`);
+/// - `%00`, a NUL byte, which truncates paths in C-based file APIs.
+///
+/// ```
+/// use route_handlers::{RouteHandler, Routes};
+///
+/// let table = Routes::new()
+///     .route("/files/[...path]", RouteHandler::new().get(|| async { "" }))
+///     .build();
+/// let err = table.at("/files/../secret").unwrap_err();
+/// assert_eq!(err.to_string(), "the request path has a `.` or `..` segment");
+/// let err = table.at("/files/%zz").unwrap_err();
+/// assert_eq!(err.to_string(), "invalid percent-encoding in the request path");
+/// let err = table.at("/files/a%00.txt").unwrap_err();
+/// assert_eq!(err.to_string(), "the request path has an encoded NUL byte (%00)");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InvalidPath;
+pub struct InvalidPath {
+    problem: PathProblem,
+}
+
+impl InvalidPath {
+    fn message(self) -> &'static str {
+        match self.problem {
+            PathProblem::BadEscape => "invalid percent-encoding in the request path",
+            PathProblem::DotSegment => "the request path has a `.` or `..` segment",
+            PathProblem::Nul => "the request path has an encoded NUL byte (%00)",
+        }
+    }
+}
 
 impl fmt::Display for InvalidPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(BAD_ESCAPE)
+        f.write_str(self.message())
     }
 }
 
 impl std::error::Error for InvalidPath {}
-
-const BAD_ESCAPE: &str = "invalid percent-encoding in the request path";
 
 impl RouteTable {
     /// Finds the registration that answers `path` (a URI path such as `/api/users/7`),
@@ -398,7 +431,7 @@ impl RouteTable {
                 params,
             })),
             Lookup::NotFound => Ok(None),
-            Lookup::BadEscape => Err(InvalidPath),
+            Lookup::Invalid(problem) => Err(InvalidPath { problem }),
         }
     }
 
@@ -428,8 +461,9 @@ impl RouteTable {
                 Some(service) => ResponseFuture::service(service.clone().oneshot(req)),
                 None => ResponseFuture::ready(empty(StatusCode::NOT_FOUND)),
             },
-            Lookup::BadEscape => {
-                let mut res = Response::new(Body::from(BAD_ESCAPE));
+            Lookup::Invalid(problem) => {
+                let message = InvalidPath { problem }.message();
+                let mut res = Response::new(Body::from(message));
                 *res.status_mut() = StatusCode::BAD_REQUEST;
                 res.headers_mut().insert(
                     CONTENT_TYPE,

@@ -267,3 +267,9 @@ pub async fn raw(
     req.push_str(body);
     RawResponse::parse(raw_bytes(addr, req).await)
 }
+
+/// Writes `request` (any bytes, also ones a client would refuse to send) to a new TCP
+/// connection and parses the single response the server sends before it closes.
+pub async fn raw_exchange(addr: SocketAddr, request: impl AsRef<[u8]>) -> RawResponse {
+    RawResponse::parse(raw_bytes(addr, request).await)
+}
