@@ -59,6 +59,7 @@ pub struct RouteHandler {
     handlers: [Option<Box<dyn ErasedHandler>>; 7],
     methods: MethodSet,
     path: Option<Arc<str>>,
+    pub(crate) cache: crate::cache::RouteSettings,
 }
 
 impl Default for RouteHandler {
@@ -90,6 +91,7 @@ impl RouteHandler {
             handlers: Default::default(),
             methods: MethodSet::EMPTY,
             path: None,
+            cache: Default::default(),
         }
     }
 
@@ -194,15 +196,32 @@ impl RouteHandler {
     }
 
     /// Turns the route into a tower service.
+    ///
+    /// # Panics
+    ///
+    /// When the route's cache settings are rejected; see
+    /// [`try_into_service`](Self::try_into_service).
+    #[track_caller]
     pub fn into_service(self) -> RouteHandlerService {
-        RouteHandlerService {
+        match self.try_into_service() {
+            Ok(svc) => svc,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// Turns the route into a tower service, or reports every problem in its cache
+    /// settings (see [`cache`](crate::cache)).
+    pub fn try_into_service(self) -> Result<RouteHandlerService, crate::cache::ConfigError> {
+        let cache = crate::cache::RouteCache::build(&self)?;
+        Ok(RouteHandlerService {
             inner: Arc::new(Inner {
                 allow: self.methods.allow_header(),
                 handlers: self.handlers,
                 methods: self.methods,
                 path: self.path,
+                cache,
             }),
-        }
+        })
     }
 }
 
@@ -245,6 +264,7 @@ struct Inner {
     methods: MethodSet,
     allow: HeaderValue,
     path: Option<Arc<str>>,
+    cache: Option<crate::cache::RouteCache>,
 }
 
 impl RouteHandlerService {
@@ -266,6 +286,18 @@ impl RouteHandlerService {
     /// Answers `req` with the path parameters in `ctx`.
     pub fn call_with_context(&self, mut req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
         let inner = &*self.inner;
+        if let Some(cache) = &inner.cache {
+            if let Some(start) = cache.intercept(self, &mut req, &ctx) {
+                let kind = match start {
+                    crate::cache::Start::Ready(res) => Kind::Ready(Some(res)),
+                    crate::cache::Start::Pending(future) => Kind::Handler {
+                        future,
+                        head: false,
+                    },
+                };
+                return ResponseFuture { kind };
+            }
+        }
         let kind = match method::index_of(req.method()) {
             Some(i) => match &inner.handlers[i] {
                 Some(handler) => Kind::Handler {
@@ -291,6 +323,18 @@ impl RouteHandlerService {
             None => Kind::Ready(Some(method::method_not_allowed(&inner.allow))),
         };
         ResponseFuture { kind }
+    }
+}
+
+impl RouteHandlerService {
+    /// Runs the `GET` handler; the cache fills entries with it.
+    pub(crate) fn call_get(&self, req: Request<Body>, ctx: RouteContext) -> BoxResponseFuture {
+        match &self.inner.handlers[method::GET] {
+            Some(get) => get.call(req, ctx),
+            None => Box::pin(std::future::ready(method::method_not_allowed(
+                &self.inner.allow,
+            ))),
+        }
     }
 }
 
