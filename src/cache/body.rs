@@ -124,8 +124,9 @@ mod tests {
 
     #[tokio::test]
     async fn past_the_cap_the_body_streams_on_intact() {
-        let Collected::Over { chunks, rest } =
-            collect_capped(chunked(&["ab", "cd", "ef"]), 3).await.unwrap()
+        let Collected::Over { chunks, rest } = collect_capped(chunked(&["ab", "cd", "ef"]), 3)
+            .await
+            .unwrap()
         else {
             panic!("expected to go over");
         };

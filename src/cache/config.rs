@@ -379,16 +379,16 @@ mod tests {
     use super::*;
 
     fn resolve(config: CacheConfig, reads: RequestData) -> Result<Resolved, String> {
-        config
-            .resolve(Some("/x"), reads)
-            .map_err(|e| e.to_string())
+        config.resolve(Some("/x"), reads).map_err(|e| e.to_string())
     }
 
     #[test]
     fn contradictions_are_rejected_with_both_sides_named() {
         let cases = [
             (
-                CacheConfig::new().dynamic(Dynamic::ForceStatic).revalidate(0),
+                CacheConfig::new()
+                    .dynamic(Dynamic::ForceStatic)
+                    .revalidate(0),
                 "route /x: `dynamic = \"force-static\"` contradicts `revalidate = 0`: force-static \
                  caches the GET response and revalidate 0 never caches it; remove one of the two",
             ),
@@ -400,7 +400,9 @@ mod tests {
                  GET response and revalidate 0 never caches it; remove one of the two",
             ),
             (
-                CacheConfig::new().dynamic(Dynamic::ForceDynamic).revalidate(10),
+                CacheConfig::new()
+                    .dynamic(Dynamic::ForceDynamic)
+                    .revalidate(10),
                 "route /x: `dynamic = \"force-dynamic\"` contradicts `revalidate = 10`: \
                  force-dynamic never caches the GET response and revalidate 10 caches it for 10 \
                  s; remove one of the two",
@@ -445,13 +447,19 @@ mod tests {
         let none = RequestData::NONE;
         let secs = |s| Some(Duration::from_secs(s));
         assert_eq!(cached(resolve(CacheConfig::new(), none)), None);
-        assert_eq!(cached(resolve(CacheConfig::new().revalidate(0), none)), None);
+        assert_eq!(
+            cached(resolve(CacheConfig::new().revalidate(0), none)),
+            None
+        );
         assert_eq!(
             cached(resolve(CacheConfig::new().revalidate(5), none)),
             Some((Mode::Tracked { error: false }, secs(5)))
         );
         assert_eq!(
-            cached(resolve(CacheConfig::new().revalidate(Revalidate::Never), none)),
+            cached(resolve(
+                CacheConfig::new().revalidate(Revalidate::Never),
+                none
+            )),
             Some((Mode::Tracked { error: false }, None))
         );
         assert_eq!(
@@ -470,7 +478,9 @@ mod tests {
         );
         assert_eq!(
             cached(resolve(
-                CacheConfig::new().dynamic(Dynamic::ForceDynamic).revalidate(0),
+                CacheConfig::new()
+                    .dynamic(Dynamic::ForceDynamic)
+                    .revalidate(0),
                 none
             )),
             None

@@ -115,9 +115,9 @@ impl Flights {
         match self.table.find_entry(hash, |(k, _)| k == key) {
             Ok(mut found) => found.get_mut().1 = flight,
             Err(absent) => {
-                absent.into_table().insert_unique(hash, (key.clone(), flight), |(k, _)| {
-                    k.precomputed_hash()
-                });
+                absent
+                    .into_table()
+                    .insert_unique(hash, (key.clone(), flight), |(k, _)| k.precomputed_hash());
             }
         }
     }
@@ -651,13 +651,7 @@ where
     }
     let outcome = outcome.await;
     match outcome.as_deref() {
-        Ok(Outcome::Entry(entry)) => Ok(respond(
-            entry,
-            status,
-            Instant::now(),
-            head,
-            inm.as_ref(),
-        )),
+        Ok(Outcome::Entry(entry)) => Ok(respond(entry, status, Instant::now(), head, inm.as_ref())),
         Ok(Outcome::Shared(frozen)) => Ok(frozen.respond(status, head)),
         Ok(Outcome::Rerun) if !request_used => {
             rerun(&policy, &key, req, ctx, head, up, status).await
@@ -860,7 +854,10 @@ where
     {
         Ok(Ok(res)) => res,
         Ok(Err(error)) => {
-            tracing::warn!(route = policy.name_for(key), "service failed while filling the cache");
+            tracing::warn!(
+                route = policy.name_for(key),
+                "service failed while filling the cache"
+            );
             if regenerating {
                 guard.back_off(policy);
             }
@@ -1218,6 +1215,55 @@ mod tests {
             let v = HeaderValue::from_str(&items.join(" , ")).unwrap();
             prop_assert!(if_none_match(&v, &HeaderValue::from_static(etag)));
         }
+    }
+
+    fn flights(cache: &Cache) -> usize {
+        lock(&cache.shared.flights).len()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_flight_outlives_its_fill() {
+        use crate::{RouteHandler, cache::Dynamic};
+        use tower::ServiceExt;
+
+        let cache = Cache::new();
+        let runs = Arc::new(AtomicU64::new(0));
+        let r = runs.clone();
+        let svc = RouteHandler::new()
+            .get(move || {
+                let n = r.fetch_add(1, Ordering::SeqCst) + 1;
+                async move {
+                    match n {
+                        1 | 3 => panic!("run {n} fails"),
+                        _ => "ok",
+                    }
+                }
+            })
+            .dynamic(Dynamic::ForceStatic)
+            .revalidate(5)
+            .cache(&cache)
+            .into_service();
+        let get = || Request::get("/f").body(Body::empty()).unwrap();
+        let res = svc.clone().oneshot(get()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(flights(&cache), 0);
+        svc.clone().oneshot(get()).await.unwrap();
+        assert_eq!(flights(&cache), 0);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        // A stale hit starts a regeneration, which panics and leaves a backoff mark.
+        svc.clone().oneshot(get()).await.unwrap();
+        assert_eq!(flights(&cache), 1);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        assert!(matches!(
+            lock(&cache.shared.flights).table.iter().next(),
+            Some((_, Flight::Backoff { .. }))
+        ));
+        // Invalidation clears it.
+        cache.revalidator().revalidate_path("/f").await.unwrap();
+        assert_eq!(flights(&cache), 0);
     }
 
     #[test]

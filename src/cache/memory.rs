@@ -235,7 +235,10 @@ impl Inner {
     #[inline]
     fn find(&self, key: &CacheKey<'_>) -> Option<Arc<CachedResponse>> {
         let hash = key.precomputed_hash();
-        let shard = self.shard(hash).read().unwrap_or_else(PoisonError::into_inner);
+        let shard = self
+            .shard(hash)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         shard
             .find(hash, |(k, _)| k.as_str() == key.as_str())
             .map(|(_, e)| e.clone())
@@ -248,7 +251,10 @@ impl Inner {
         let evicted = std::mem::take(&mut *lock(&self.evicted));
         for (key, entry) in evicted {
             let hash = key.0.precomputed_hash();
-            let mut shard = self.shard(hash).write().unwrap_or_else(PoisonError::into_inner);
+            let mut shard = self
+                .shard(hash)
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             if let Ok(found) = shard.find_entry(hash, |(k, e)| {
                 k.as_str() == key.0.as_str() && Arc::ptr_eq(e, &entry)
             }) {
@@ -259,7 +265,10 @@ impl Inner {
 
     fn index_insert(&self, key: CacheKey<'static>, entry: Arc<CachedResponse>) {
         let hash = key.precomputed_hash();
-        let mut shard = self.shard(hash).write().unwrap_or_else(PoisonError::into_inner);
+        let mut shard = self
+            .shard(hash)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         match shard.find_entry(hash, |(k, _)| k.as_str() == key.as_str()) {
             Ok(mut found) => found.get_mut().1 = entry,
             Err(absent) => {
@@ -272,7 +281,10 @@ impl Inner {
 
     fn index_remove(&self, key: &CacheKey<'_>) {
         let hash = key.precomputed_hash();
-        let mut shard = self.shard(hash).write().unwrap_or_else(PoisonError::into_inner);
+        let mut shard = self
+            .shard(hash)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Ok(found) = shard.find_entry(hash, |(k, _)| k.as_str() == key.as_str()) {
             found.remove();
         }
@@ -315,10 +327,9 @@ impl Inner {
         if writes.invalidated(&entry) {
             return false;
         }
-        entry.checked.fetch_max(
-            self.generation.load(Ordering::Acquire),
-            Ordering::AcqRel,
-        );
+        entry
+            .checked
+            .fetch_max(self.generation.load(Ordering::Acquire), Ordering::AcqRel);
         let key = key.clone().into_owned();
         self.policy.insert(PolicyKey(key.clone()), entry.clone());
         self.index_insert(key, entry);
@@ -488,7 +499,11 @@ mod tests {
             let path = format!("/e{i}");
             put(&store, &path, entry(&path, 4096, &[], 0));
         }
-        assert!(store.weighted_size() <= 64 * 1024, "{}", store.weighted_size());
+        assert!(
+            store.weighted_size() <= 64 * 1024,
+            "{}",
+            store.weighted_size()
+        );
         let held = store.entry_count();
         assert!((1..64).contains(&held), "{held}");
         // The index holds exactly what the policy holds.
@@ -522,9 +537,20 @@ mod tests {
         let store = MemoryStore::default();
         let a = CacheKey::new(Some("a.test"), "/x");
         let b = CacheKey::new(Some("b.test"), "/x");
-        store.put(&a, entry("/x", 1, &[], 0)).into_ready().unwrap().unwrap();
-        assert!(matches!(store.get(&b).into_ready().unwrap().unwrap(), Lookup::Missing));
-        store.put(&b, entry("/x", 2, &[], 0)).into_ready().unwrap().unwrap();
+        store
+            .put(&a, entry("/x", 1, &[], 0))
+            .into_ready()
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            store.get(&b).into_ready().unwrap().unwrap(),
+            Lookup::Missing
+        ));
+        store
+            .put(&b, entry("/x", 2, &[], 0))
+            .into_ready()
+            .unwrap()
+            .unwrap();
         store.invalidate_path("/x").into_ready().unwrap().unwrap();
         for key in [&a, &b] {
             assert!(matches!(

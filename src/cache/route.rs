@@ -10,8 +10,8 @@ use super::{
     engine::{self, Policy, Start, Upstream},
 };
 use crate::{
-    RouteHandler, RouteHandlerService, body::Body, context::RouteContext,
-    extract::RequestData, handler::BoxResponseFuture,
+    RouteHandler, RouteHandlerService, body::Body, context::RouteContext, extract::RequestData,
+    handler::BoxResponseFuture,
 };
 
 /// What the [`RouteHandler`] builder collects for the cache.
@@ -146,15 +146,17 @@ impl RouteCache {
             Method::HEAD if self.head_from_get => true,
             _ => return None,
         };
-        Some(match engine::begin(&self.policy, req, ctx, head, || svc.clone())? {
-            Start::Ready(res) => Start::Ready(res),
-            Start::Pending(future) => Start::Pending(Box::pin(async move {
-                match future.await {
-                    Ok(res) => res,
-                    Err(never) => match never {},
-                }
-            })),
-        })
+        Some(
+            match engine::begin(&self.policy, req, ctx, head, || svc.clone())? {
+                Start::Ready(res) => Start::Ready(res),
+                Start::Pending(future) => Start::Pending(Box::pin(async move {
+                    match future.await {
+                        Ok(res) => res,
+                        Err(never) => match never {},
+                    }
+                })),
+            },
+        )
     }
 }
 
