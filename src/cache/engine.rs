@@ -10,6 +10,7 @@
 use std::{
     future::Future,
     panic::AssertUnwindSafe,
+    pin::Pin,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -403,8 +404,12 @@ impl Policy {
         let key = key.clone().into_owned();
         let (outcome_tx, _, guard) = self.register(&mut flights, &key, CacheStatus::Miss);
         drop(flights);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!("no Tokio runtime: a stale entry cannot be regenerated");
+            return;
+        };
         let (req, tracker) = self.fill_request(&key, req);
-        tokio::spawn(fill(Job {
+        runtime.spawn(fill(Job {
             policy: self.clone(),
             key,
             req,
@@ -516,19 +521,27 @@ enum LookupState {
     Later(StoreFuture<Result<Lookup, StoreError>>),
 }
 
+/// The future of a request the cache does not answer at once. Boxed: those paths allocate
+/// anyway (a task, channels), and an unboxed `slow` future would make every hit move a
+/// value of its size.
+pub(crate) type PendingFuture<O> = Pin<Box<dyn Future<Output = O> + Send>>;
+
 /// Answers a `GET` (or, with `head`, a `HEAD`) for a cached route, or `None` when the
-/// cache does not take the request; `req` is then untouched.
+/// cache does not take the request; `req` is then untouched. `finish` maps the result of a
+/// pending answer to the caller's output type.
 #[inline]
-pub(crate) fn begin<B, U>(
+pub(crate) fn begin<B, U, O>(
     policy: &Arc<Policy>,
     req: &mut Request<B>,
     ctx: &RouteContext,
     head: bool,
     up: impl FnOnce() -> U,
-) -> Option<Start<impl Future<Output = Result<Response<Body>, U::Error>> + Send + 'static>>
+    finish: fn(Result<Response<Body>, U::Error>) -> O,
+) -> Option<Start<PendingFuture<O>>>
 where
     B: Default + Send + 'static,
     U: Upstream<B>,
+    O: 'static,
 {
     if let Mode::Tracked { .. } = policy.settings.mode {
         if policy.bailed() || req.headers().contains_key(AUTHORIZATION) {
@@ -572,14 +585,9 @@ where
     };
     let key = key.clone().into_owned();
     let req = take(req);
-    Some(Start::Pending(slow(
-        policy.clone(),
-        key,
-        req,
-        ctx.clone(),
-        head,
-        up(),
-        lookup,
+    let future = slow(policy.clone(), key, req, ctx.clone(), head, up(), lookup);
+    Some(Start::Pending(Box::pin(
+        async move { finish(future.await) },
     )))
 }
 
@@ -642,7 +650,15 @@ where
     U: Upstream<B>,
 {
     let inm = req.headers().get(IF_NONE_MATCH).cloned();
-    let (outcome, own, status) = join_or_start(&policy, &key, &mut req, &ctx, head, &up, status);
+    let Joined {
+        outcome,
+        own,
+        status,
+        inline,
+    } = join_or_start(&policy, &key, &mut req, &ctx, head, &up, status);
+    if let Some(fill) = inline {
+        fill.await;
+    }
     let request_used = own.is_some() && policy.settings.mode != Mode::Static;
     if let Some(own) = own {
         if let Ok(res) = own.await {
@@ -662,6 +678,16 @@ where
 
 type Own<E> = oneshot::Receiver<Result<Response<Body>, E>>;
 
+/// A request's place in a fill: what it waits on.
+struct Joined<E, F> {
+    outcome: SharedOutcome,
+    /// The answer only this request may receive, when it started the fill.
+    own: Option<Own<E>>,
+    status: CacheStatus,
+    /// The fill itself, when there is no runtime to spawn it on.
+    inline: Option<F>,
+}
+
 /// Joins the running fill of `key`, or registers and spawns one (whose trigger is this
 /// request: it gets the second value to wait on first).
 fn join_or_start<B, U>(
@@ -672,7 +698,7 @@ fn join_or_start<B, U>(
     head: bool,
     up: &U,
     status: CacheStatus,
-) -> (SharedOutcome, Option<Own<U::Error>>, CacheStatus)
+) -> Joined<U::Error, impl Future<Output = ()> + Send + 'static>
 where
     B: Default + Send + 'static,
     U: Upstream<B>,
@@ -682,13 +708,18 @@ where
         outcome, status, ..
     }) = flights.find(key)
     {
-        return (outcome.clone(), None, *status);
+        return Joined {
+            outcome: outcome.clone(),
+            own: None,
+            status: *status,
+            inline: None,
+        };
     }
     let (outcome_tx, outcome, guard) = policy.register(&mut flights, key, status);
     drop(flights);
     let (own_tx, own) = oneshot::channel();
     let (fill_req, tracker) = policy.fill_request(key, req);
-    tokio::spawn(fill(Job {
+    let job = fill(Job {
         policy: policy.clone(),
         key: key.clone(),
         req: fill_req,
@@ -704,8 +735,22 @@ where
         guard,
         regenerating: false,
         replaces: status == CacheStatus::Revalidated,
-    }));
-    (outcome, Some(own), status)
+    });
+    // On a Tokio runtime the fill runs in its own task, so it ends even if this request is
+    // dropped; elsewhere this request drives it.
+    let inline = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(job);
+            None
+        }
+        Err(_) => Some(job),
+    };
+    Joined {
+        outcome,
+        own: Some(own),
+        status,
+        inline,
+    }
 }
 
 /// Runs the upstream for one waiter whose fill produced a response it may not share.

@@ -7,11 +7,10 @@ use http::{Method, Request, Response};
 use super::{
     Cache,
     config::{CacheConfig, ConfigError, Dynamic, Resolved, Revalidate},
-    engine::{self, Policy, Start, Upstream},
+    engine::{self, PendingFuture, Policy, Start, Upstream},
 };
 use crate::{
     RouteHandler, RouteHandlerService, body::Body, context::RouteContext, extract::RequestData,
-    handler::BoxResponseFuture,
 };
 
 /// What the [`RouteHandler`] builder collects for the cache.
@@ -140,21 +139,21 @@ impl RouteCache {
         svc: &RouteHandlerService,
         req: &mut Request<Body>,
         ctx: &RouteContext,
-    ) -> Option<Start<BoxResponseFuture>> {
+    ) -> Option<Start<PendingFuture<Response<Body>>>> {
         let head = match *req.method() {
             Method::GET => false,
             Method::HEAD if self.head_from_get => true,
             _ => return None,
         };
-        Some(
-            match engine::begin(&self.policy, req, ctx, head, || svc.clone())? {
-                Start::Ready(res) => Start::Ready(res),
-                Start::Pending(future) => Start::Pending(Box::pin(async move {
-                    match future.await {
-                        Ok(res) => res,
-                        Err(never) => match never {},
-                    }
-                })),
+        engine::begin(
+            &self.policy,
+            req,
+            ctx,
+            head,
+            || svc.clone(),
+            |res| match res {
+                Ok(res) => res,
+                Err(never) => match never {},
             },
         )
     }

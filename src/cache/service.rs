@@ -98,11 +98,9 @@ where
                 let inner = &self.inner;
                 let ctx = RouteContext::default();
                 let up = || ServiceUpstream(inner.clone());
-                match engine::begin(policy, &mut req, &ctx, head, up) {
+                match engine::begin(policy, &mut req, &ctx, head, up, |res| res) {
                     Some(Start::Ready(res)) => return ResponseFuture::ready(res),
-                    Some(Start::Pending(future)) => {
-                        return ResponseFuture::cache(Box::pin(future));
-                    }
+                    Some(Start::Pending(future)) => return ResponseFuture::cache(future),
                     None => {}
                 }
             }
