@@ -1058,16 +1058,18 @@ pub(crate) fn respond(
         _ => false,
     };
     let mut res = if not_modified {
-        headers.remove(CONTENT_LENGTH);
         let mut res = Response::new(Body::empty());
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         res
+    } else if head {
+        if let Some(len) = entry.content_length() {
+            headers.insert(CONTENT_LENGTH, len.clone());
+        }
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = entry.status();
+        res
     } else {
-        let mut res = Response::new(if head {
-            Body::empty()
-        } else {
-            Body::from(entry.body().clone())
-        });
+        let mut res = Response::new(Body::from(entry.body().clone()));
         *res.status_mut() = entry.status();
         res
     };

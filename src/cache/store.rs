@@ -328,13 +328,16 @@ impl EntryMeta {
 ///
 /// Its headers are the ones sent on every hit: the handler's, plus `ETag`,
 /// `Cache-Control` and an exact `Content-Length` as the cache added them. Each hit clones
-/// a prepared copy that also holds `Age` and the [status header](super::CACHE_STATUS_HEADER).
+/// a prepared copy that also holds `Age` and the [status header](super::CACHE_STATUS_HEADER)
+/// and leaves `Content-Length` to the server (which takes it from the body), except for
+/// `HEAD`.
 pub struct CachedResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
     meta: EntryMeta,
     template: HeaderMap,
+    content_length: Option<HeaderValue>,
     etag: Option<HeaderValue>,
     serve_stale: bool,
     weight: u32,
@@ -350,10 +353,15 @@ impl CachedResponse {
     /// added; a response that carries `Cache-Control: must-revalidate` (or
     /// `proxy-revalidate`) is never served stale.
     pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes, meta: EntryMeta) -> Self {
+        // `Content-Length` is left to the server, which takes it from the body's exact size,
+        // and added back for `HEAD`: one header fewer to clone on every hit.
         let mut template = HeaderMap::with_capacity(headers.len() + 2);
         for (name, value) in &headers {
-            template.append(name.clone(), value.clone());
+            if name != CONTENT_LENGTH {
+                template.append(name.clone(), value.clone());
+            }
         }
+        let content_length = headers.get(CONTENT_LENGTH).cloned();
         template.insert(AGE, HeaderValue::from_static("0"));
         template.insert(CACHE_STATUS_HEADER, CacheStatus::Hit.header_value());
         let etag = if status.is_success() {
@@ -379,6 +387,7 @@ impl CachedResponse {
             body,
             meta,
             template,
+            content_length,
             etag,
             serve_stale,
             weight,
@@ -438,6 +447,11 @@ impl CachedResponse {
 
     pub(crate) fn template(&self) -> &HeaderMap {
         &self.template
+    }
+
+    /// The `Content-Length` of the stored headers, sent with `HEAD` answers.
+    pub(crate) fn content_length(&self) -> Option<&HeaderValue> {
+        self.content_length.as_ref()
     }
 
     /// The `ETag` a matching `If-None-Match` is answered `304` for (2xx entries only).
