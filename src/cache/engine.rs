@@ -459,7 +459,9 @@ fn cache_control(revalidate: Option<Duration>) -> HeaderValue {
     let value = match revalidate {
         None => format!("s-maxage={expire}, stale-while-revalidate"),
         Some(window) => {
-            let secs = window.as_secs() + u64::from(window.subsec_nanos() > 0);
+            let secs = window
+                .as_secs()
+                .saturating_add(u64::from(window.subsec_nanos() > 0));
             if secs >= expire {
                 format!("s-maxage={secs}")
             } else {
@@ -1210,6 +1212,10 @@ mod tests {
             "s-maxage=2, stale-while-revalidate=31535998"
         );
         assert_eq!(cache_control(Some(EXPIRE)), "s-maxage=31536000");
+        assert_eq!(
+            cache_control(Some(Duration::MAX)),
+            format!("s-maxage={}", u64::MAX).as_str()
+        );
         assert_eq!(
             cache_control(None),
             "s-maxage=31536000, stale-while-revalidate"

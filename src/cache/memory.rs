@@ -41,6 +41,10 @@ const SHARDS: usize = 16;
 /// Every write (put, remove, eviction) happens under one mutex, in an order that keeps the
 /// index and moka holding the same entries.
 ///
+/// The index is a [`hashbrown::HashTable`] (the table behind `std`'s `HashMap`, already in
+/// the dependency tree), which finds entries by a hash computed elsewhere: the key's,
+/// computed once per request, or once per route for its literal path.
+///
 /// Invalidation is lazy: [`invalidate_path`](CacheStore::invalidate_path) and
 /// [`invalidate_tag`](CacheStore::invalidate_tag) raise the store's generation and record
 /// the path or tag with it, and an entry made before that generation is reported
