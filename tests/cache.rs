@@ -1506,3 +1506,80 @@ fn without_a_tokio_runtime_the_request_drives_its_fill() {
         assert_eq!(runs.get(), 1);
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fill_that_never_ends_times_out_and_frees_its_key() {
+    let runs = Counter::default();
+    let r = runs.clone();
+    let svc = RouteHandler::new()
+        .get(move || {
+            let n = r.bump();
+            async move {
+                if n == 1 {
+                    std::future::pending::<()>().await;
+                }
+                format!("run {n}")
+            }
+        })
+        .dynamic(Dynamic::ForceStatic)
+        .cache(
+            &Cache::builder()
+                .fill_timeout(Duration::from_secs(5))
+                .build(),
+        )
+        .into_service();
+    let started = tokio::time::Instant::now();
+    let (first, second) = tokio::join!(send(&svc, get("/stuck")), send(&svc, get("/stuck")));
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    for (s, h, _) in [first, second] {
+        assert_eq!(
+            (s, status_of(&h)),
+            (StatusCode::INTERNAL_SERVER_ERROR, "MISS")
+        );
+    }
+    let (s, h, b) = send(&svc, get("/stuck")).await;
+    assert_eq!(
+        (s, status_of(&h), &b[..]),
+        (StatusCode::OK, "MISS", &b"run 2"[..])
+    );
+    assert_eq!(runs.get(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_regeneration_that_never_ends_keeps_the_stale_entry() {
+    let runs = Counter::default();
+    let r = runs.clone();
+    let svc = RouteHandler::new()
+        .get(move || {
+            let n = r.bump();
+            async move {
+                if n == 2 {
+                    std::future::pending::<()>().await;
+                }
+                format!("run {n}")
+            }
+        })
+        .dynamic(Dynamic::ForceStatic)
+        .revalidate(10)
+        .cache(
+            &Cache::builder()
+                .fill_timeout(Duration::from_secs(5))
+                .build(),
+        )
+        .into_service();
+    send(&svc, get("/s")).await;
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let (_, h, _) = send(&svc, get("/s")).await;
+    assert_eq!(status_of(&h), "STALE");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Timed out and backing off: still stale, no new run until the window (10 s) passes.
+    let (_, h, b) = send(&svc, get("/s")).await;
+    assert_eq!((status_of(&h), &b[..]), ("STALE", &b"run 1"[..]));
+    settle().await;
+    assert_eq!(runs.get(), 2);
+    tokio::time::advance(Duration::from_secs(10)).await;
+    send(&svc, get("/s")).await;
+    settle().await;
+    let (_, h, b) = send(&svc, get("/s")).await;
+    assert_eq!((status_of(&h), &b[..]), ("HIT", &b"run 3"[..]));
+}

@@ -49,6 +49,9 @@ const EXPIRE: Duration = Duration::from_secs(31_536_000);
 const RETRY_MIN: Duration = Duration::from_secs(3);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
+/// Past this many flights and backoff marks, expired marks are dropped when a fill starts.
+const PRUNE_AT: usize = 1024;
+
 /// What the cache calls to generate a response: the route's `GET` handler or the inner
 /// service of a [`CacheService`](super::CacheService).
 pub(crate) trait Upstream<B>: Clone + Send + 'static {
@@ -68,6 +71,7 @@ pub(crate) struct Shared {
     pub(crate) flights: Mutex<Flights>,
     pub(crate) max_body_size: usize,
     pub(crate) key_by_host: bool,
+    pub(crate) fill_timeout: Option<Duration>,
     pub(crate) next_id: AtomicU64,
 }
 
@@ -431,6 +435,12 @@ impl Policy {
         status: CacheStatus,
     ) -> (oneshot::Sender<Arc<Outcome>>, SharedOutcome, FlightGuard) {
         let shared = &self.cache.shared;
+        if flights.table.len() >= PRUNE_AT {
+            let now = Instant::now();
+            flights
+                .table
+                .retain(|(_, f)| !matches!(f, Flight::Backoff { until, .. } if *until <= now));
+        }
         let (tx, rx) = oneshot::channel();
         let outcome = rx.shared();
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
@@ -895,12 +905,15 @@ where
         ctx,
         up,
     } = run;
-    let res = match AssertUnwindSafe(async move { up.run(req, ctx).await })
-        .catch_unwind()
-        .await
-    {
-        Ok(Ok(res)) => res,
-        Ok(Err(error)) => {
+    let deadline = deadline(policy.cache.shared.fill_timeout);
+    let run = bounded(deadline, async move { up.run(req, ctx).await });
+    let res = match AssertUnwindSafe(run).catch_unwind().await {
+        Ok(None) => {
+            timed_out(policy, key, regenerating, guard);
+            return Outcome::Failed;
+        }
+        Ok(Some(Ok(res))) => res,
+        Ok(Some(Err(error))) => {
             tracing::warn!(
                 route = policy.name_for(key),
                 "service failed while filling the cache"
@@ -965,12 +978,16 @@ where
     }
 
     let max = policy.cache.shared.max_body_size;
-    let body = match AssertUnwindSafe(collect_capped(body, max))
+    let body = match AssertUnwindSafe(bounded(deadline, collect_capped(body, max)))
         .catch_unwind()
         .await
     {
-        Ok(Ok(Collected::Full(bytes))) => bytes,
-        Ok(Ok(Collected::Over { chunks, rest })) => {
+        Ok(None) => {
+            timed_out(policy, key, regenerating, guard);
+            return Outcome::Failed;
+        }
+        Ok(Some(Ok(Collected::Full(bytes)))) => bytes,
+        Ok(Some(Ok(Collected::Over { chunks, rest }))) => {
             tracing::debug!(key = %key, max, "body over the size cap; streamed, not stored");
             if replaces {
                 remove(store, key).await;
@@ -981,7 +998,7 @@ where
             }
             return Outcome::Rerun;
         }
-        Ok(Err(error)) => {
+        Ok(Some(Err(error))) => {
             tracing::warn!(key = %key, %error, "response body failed while filling the cache");
             if regenerating {
                 guard.back_off(policy);
@@ -1025,6 +1042,33 @@ where
         }
     }
     Outcome::Entry(entry)
+}
+
+/// When a fill started now must end, if it is bounded: only on a Tokio runtime, whose timer
+/// the bound uses.
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    let timeout = timeout?;
+    tokio::runtime::Handle::try_current().ok()?;
+    Instant::now().checked_add(timeout)
+}
+
+/// Runs `future` until `deadline`; `None` when it did not end in time.
+async fn bounded<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
+fn timed_out(policy: &Policy, key: &CacheKey<'_>, regenerating: bool, guard: &mut FlightGuard) {
+    tracing::warn!(
+        route = policy.name_for(key),
+        timeout = ?policy.cache.shared.fill_timeout,
+        "cache fill timed out; dropped"
+    );
+    if regenerating {
+        guard.back_off(policy);
+    }
 }
 
 async fn remove(store: &Arc<dyn CacheStore>, key: &CacheKey<'_>) {

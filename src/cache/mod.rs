@@ -62,7 +62,8 @@
 //! A regeneration that fails (status 500 or above, an error or a panic) keeps the stale
 //! entry in service and is retried after its `revalidate` window clamped to 3–30 s, as
 //! Next.js does. Concurrent misses of one key run the handler once; that run goes on if the
-//! client that started it disconnects. Responses served from an entry carry `Age`, a strong
+//! client that started it disconnects, and is dropped after [`CacheBuilder::fill_timeout`]
+//! (60 s by default) so that a handler that never ends cannot hold its key. Responses served from an entry carry `Age`, a strong
 //! `ETag` (a hash of the body, unless the handler set one; a matching `If-None-Match` is
 //! answered `304`) and, unless the handler set its own, `Cache-Control` as Next.js 16 sends
 //! it: `s-maxage=N, stale-while-revalidate=<31536000 − N>`, or
@@ -134,6 +135,7 @@ mod store;
 use std::{
     fmt,
     sync::{Arc, Mutex, OnceLock, atomic::AtomicU64},
+    time::Duration,
 };
 
 use http::{HeaderName, HeaderValue};
@@ -160,6 +162,9 @@ pub const CACHE_STATUS_HEADER: HeaderName = HeaderName::from_static("x-route-cac
 
 /// The default [`CacheBuilder::max_body_size`]: 2 MiB, Next.js' limit for one cache item.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 2 * 1024 * 1024;
+
+/// The default [`CacheBuilder::fill_timeout`]: 60 s.
+pub const DEFAULT_FILL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How the cache answered a request, sent in [`CACHE_STATUS_HEADER`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -257,6 +262,7 @@ impl Cache {
             max_bytes: DEFAULT_MAX_BYTES,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             key_by_host: false,
+            fill_timeout: Some(DEFAULT_FILL_TIMEOUT),
         }
     }
 
@@ -305,6 +311,7 @@ pub struct CacheBuilder {
     max_bytes: u64,
     max_body_size: usize,
     key_by_host: bool,
+    fill_timeout: Option<Duration>,
 }
 
 impl CacheBuilder {
@@ -335,6 +342,17 @@ impl CacheBuilder {
         self
     }
 
+    /// How long a fill may take, handler and body together ([`DEFAULT_FILL_TIMEOUT`] by
+    /// default; `None` for no limit). A fill that takes longer is dropped: the requests
+    /// waiting on it are answered `500`, a stale entry stays in service, and the next request
+    /// starts a new fill. Without it, a handler that never ends would hold its key forever.
+    /// The limit uses Tokio's timer, so the runtime needs its time driver
+    /// (`enable_time`/`enable_all`, as `#[tokio::main]` sets up).
+    pub fn fill_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.fill_timeout = timeout.into();
+        self
+    }
+
     /// The cache.
     pub fn build(self) -> Cache {
         let store = self
@@ -346,6 +364,7 @@ impl CacheBuilder {
                 flights: Mutex::default(),
                 max_body_size: self.max_body_size,
                 key_by_host: self.key_by_host,
+                fill_timeout: self.fill_timeout,
                 next_id: AtomicU64::new(1),
             }),
         }
@@ -359,6 +378,7 @@ impl fmt::Debug for CacheBuilder {
             .field("max_bytes", &self.max_bytes)
             .field("max_body_size", &self.max_body_size)
             .field("key_by_host", &self.key_by_host)
+            .field("fill_timeout", &self.fill_timeout)
             .finish()
     }
 }
