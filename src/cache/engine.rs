@@ -503,20 +503,19 @@ enum Freshness {
     Expired,
 }
 
+/// An entry's age at `now`.
 #[inline]
-fn freshness(entry: &CachedResponse, now: Instant) -> Freshness {
+fn age(entry: &CachedResponse, now: Instant) -> Duration {
+    now.saturating_duration_since(entry.created())
+}
+
+#[inline]
+fn freshness(entry: &CachedResponse, age: Duration) -> Freshness {
     match entry.revalidate() {
         None => Freshness::Fresh,
-        Some(window) => {
-            let age = now.saturating_duration_since(entry.created());
-            if age < window {
-                Freshness::Fresh
-            } else if age < EXPIRE && entry.serve_stale() {
-                Freshness::Stale
-            } else {
-                Freshness::Expired
-            }
-        }
+        Some(window) if age < window => Freshness::Fresh,
+        Some(_) if age < EXPIRE && entry.serve_stale() => Freshness::Stale,
+        Some(_) => Freshness::Expired,
     }
 }
 
@@ -570,21 +569,21 @@ where
     };
     let lookup = match policy.cache.shared.store.get(key).into_ready() {
         Ok(Ok(Lookup::Found(entry))) => {
-            let now = Instant::now();
-            match freshness(&entry, now) {
+            let age = age(&entry, Instant::now());
+            match freshness(&entry, age) {
                 Freshness::Fresh => {
                     let inm = req.headers().get(IF_NONE_MATCH);
                     return Some(Start::Ready(respond(
                         &entry,
                         CacheStatus::Hit,
-                        now,
+                        age,
                         head,
                         inm,
                     )));
                 }
                 Freshness::Stale => {
                     let inm = req.headers().get(IF_NONE_MATCH);
-                    let res = respond(&entry, CacheStatus::Stale, now, head, inm);
+                    let res = respond(&entry, CacheStatus::Stale, age, head, inm);
                     let key = key.clone().into_owned();
                     policy.regenerate(&key, req, ctx, up);
                     return Some(Start::Ready(res));
@@ -622,15 +621,15 @@ where
     };
     let status = match lookup {
         Ok(Lookup::Found(entry)) => {
-            let now = Instant::now();
-            match freshness(&entry, now) {
+            let age = age(&entry, Instant::now());
+            match freshness(&entry, age) {
                 Freshness::Fresh => {
                     let inm = req.headers().get(IF_NONE_MATCH);
-                    return Ok(respond(&entry, CacheStatus::Hit, now, head, inm));
+                    return Ok(respond(&entry, CacheStatus::Hit, age, head, inm));
                 }
                 Freshness::Stale => {
                     let inm = req.headers().get(IF_NONE_MATCH);
-                    let res = respond(&entry, CacheStatus::Stale, now, head, inm);
+                    let res = respond(&entry, CacheStatus::Stale, age, head, inm);
                     policy.regenerate(&key, &mut req, &ctx, || up);
                     return Ok(res);
                 }
@@ -679,7 +678,10 @@ where
     }
     let outcome = outcome.await;
     match outcome.as_deref() {
-        Ok(Outcome::Entry(entry)) => Ok(respond(entry, status, Instant::now(), head, inm.as_ref())),
+        Ok(Outcome::Entry(entry)) => {
+            let age = age(entry, Instant::now());
+            Ok(respond(entry, status, age, head, inm.as_ref()))
+        }
         Ok(Outcome::Shared(frozen)) => Ok(frozen.respond(status, head)),
         Ok(Outcome::Rerun) if !request_used => {
             rerun(&policy, &key, req, ctx, head, up, status).await
@@ -887,7 +889,7 @@ where
     if !regenerating && !replaces {
         // A fill that ended just before this one was registered may have stored the entry.
         if let Ok(Lookup::Found(entry)) = store.get(key).await {
-            if freshness(&entry, Instant::now()) == Freshness::Fresh {
+            if freshness(&entry, age(&entry, Instant::now())) == Freshness::Fresh {
                 return Outcome::Entry(entry);
             }
         }
@@ -1083,12 +1085,12 @@ async fn remove(store: &Arc<dyn CacheStore>, key: &CacheKey<'_>) {
 pub(crate) fn respond(
     entry: &CachedResponse,
     status: CacheStatus,
-    now: Instant,
+    age: Duration,
     head: bool,
     inm: Option<&HeaderValue>,
 ) -> Response<Body> {
     let mut headers = entry.template().clone();
-    let age = now.saturating_duration_since(entry.created()).as_secs();
+    let age = age.as_secs();
     if age > 0 {
         if let Some(value) = headers.get_mut(AGE) {
             *value = age_value(age);
