@@ -537,6 +537,20 @@ mod tests {
         assert_ne!(key, CacheKey::new(Some("a.test"), "/api/x"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn normalized_paths_are_stable_keys(path in "[ -~]{0,40}") {
+            let once = CacheKey::normalize_path(&path).into_owned();
+            proptest::prop_assert!(once.starts_with('/'));
+            proptest::prop_assert!(!once.contains(['?', '#']));
+            proptest::prop_assert!(once == "/" || !once.ends_with('/'));
+            proptest::prop_assert_eq!(CacheKey::normalize_path(&once), once.as_str());
+            let key = CacheKey::new(Some("h.test"), &path);
+            proptest::prop_assert_eq!(key.path(), once.as_str());
+            proptest::prop_assert_eq!(key.host(), Some("h.test"));
+        }
+    }
+
     #[test]
     fn has_directive_cases() {
         let v = HeaderValue::from_static("public, Max-Age=0, must-revalidate");
