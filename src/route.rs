@@ -432,6 +432,12 @@ impl RouteHandlerService {
 }
 
 impl RouteHandlerService {
+    /// `None` when the route's `GET` responses are not cached; otherwise the revalidate
+    /// window, `None` for an entry kept until it is invalidated.
+    pub(crate) fn cached_window(&self) -> Option<Option<std::time::Duration>> {
+        self.inner.cache.as_ref().map(|c| c.revalidate_window())
+    }
+
     /// Runs the `GET` handler; the cache fills entries with it.
     pub(crate) fn call_get(&self, req: Request<Body>, ctx: RouteContext) -> BoxResponseFuture {
         match &self.inner.handlers[method::GET] {

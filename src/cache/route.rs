@@ -132,6 +132,11 @@ impl RouteCache {
         }
     }
 
+    /// The revalidate window; `None` for an entry kept until it is invalidated.
+    pub(crate) fn revalidate_window(&self) -> Option<std::time::Duration> {
+        self.policy.settings.revalidate
+    }
+
     /// Answers a cached `GET` or `HEAD`; `None` leaves `req` to the route.
     #[inline]
     pub(crate) fn intercept(
