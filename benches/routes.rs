@@ -13,7 +13,7 @@
 //!   (`iter_batched`), on a current-thread runtime.
 //!
 //! Instruction counts: run the bench binary with `ROUTES_ICOUNT=<case>:<n>:<iterations>`
-//! under `valgrind --tool=cachegrind`; see `/work/notes/routes-bench.md` for the method.
+//! under `valgrind --tool=cachegrind`; BENCHMARKS.md has the method and the results.
 
 use std::{hint::black_box, time::Duration};
 
@@ -88,9 +88,11 @@ fn lookup(c: &mut Criterion) {
         for (kind, path) in paths(n) {
             assert!(t.at(&path).unwrap().is_some());
             assert!(m.at(&path).is_ok());
-            group.bench_with_input(BenchmarkId::new(format!("table/{kind}"), n), &path, |b, p| {
-                b.iter(|| black_box(t.at(black_box(p)).unwrap().is_some()))
-            });
+            group.bench_with_input(
+                BenchmarkId::new(format!("table/{kind}"), n),
+                &path,
+                |b, p| b.iter(|| black_box(t.at(black_box(p)).unwrap().is_some())),
+            );
             group.bench_with_input(
                 BenchmarkId::new(format!("matchit/{kind}"), n),
                 &path,
@@ -109,16 +111,20 @@ fn dispatch(c: &mut Criterion) {
         let a = axum_router(n);
         for (kind, path) in paths(n) {
             let uri: http::Uri = path.parse().unwrap();
-            group.bench_with_input(BenchmarkId::new(format!("table/{kind}"), n), &uri, |b, u| {
-                b.to_async(&rt).iter_batched(
-                    || Request::get(u.clone()).body(Body::empty()).unwrap(),
-                    |req| {
-                        let t = t.clone();
-                        async move { black_box(t.oneshot(req).await.unwrap()) }
-                    },
-                    BatchSize::SmallInput,
-                )
-            });
+            group.bench_with_input(
+                BenchmarkId::new(format!("table/{kind}"), n),
+                &uri,
+                |b, u| {
+                    b.to_async(&rt).iter_batched(
+                        || Request::get(u.clone()).body(Body::empty()).unwrap(),
+                        |req| {
+                            let t = t.clone();
+                            async move { black_box(t.oneshot(req).await.unwrap()) }
+                        },
+                        BatchSize::SmallInput,
+                    )
+                },
+            );
             group.bench_with_input(BenchmarkId::new(format!("axum/{kind}"), n), &uri, |b, u| {
                 b.to_async(&rt).iter_batched(
                     || {
@@ -149,11 +155,7 @@ fn icount(spec: &str) {
         parts.next().unwrap().parse::<usize>().unwrap(),
     );
     let (case, kind) = case.rsplit_once('-').unwrap();
-    let path = paths(n)
-        .into_iter()
-        .find(|(k, _)| *k == kind)
-        .unwrap()
-        .1;
+    let path = paths(n).into_iter().find(|(k, _)| *k == kind).unwrap().1;
     let uri: http::Uri = path.parse().unwrap();
     let rt = runtime();
     match case {

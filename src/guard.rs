@@ -277,6 +277,20 @@ mod tests {
     use crate::{RouteHandler, RouteHandlerService, request::NextRequest, response::HttpError};
 
     /// Log lines written while a test runs.
+    /// Installs a global subscriber that records nothing, once per test binary.
+    ///
+    /// tracing rebuilds callsite interest from the calling thread's default dispatcher while only
+    /// one dispatcher is registered, so a test thread without a subscriber can switch logging off
+    /// for a test that captures it. A registered global dispatcher keeps rebuilds looking at all.
+    fn quiet_global_subscriber() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(
+                tracing::subscriber::NoSubscriber::default(),
+            );
+        });
+    }
+
     #[derive(Clone, Default)]
     struct Logs(Arc<Mutex<Vec<u8>>>);
 
@@ -299,7 +313,9 @@ mod tests {
                 .with_ansi(false)
                 .with_max_level(tracing::Level::INFO)
                 .finish();
-            (logs, tracing::subscriber::set_default(subscriber))
+            quiet_global_subscriber();
+            let guard = tracing::subscriber::set_default(subscriber);
+            (logs, guard)
         }
 
         fn text(&self) -> String {

@@ -58,6 +58,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod body;
+pub mod cache;
 pub mod context;
 pub mod extract;
 mod guard;

@@ -32,7 +32,7 @@
 //!     .url("https://acme.test/search?q=a&b")
 //!     .into_route()
 //!     .into_service();
-//! let res = sitemap.oneshot(Request::new(Body::empty())).await.unwrap();
+//! let res = sitemap.oneshot(Request::get("/sitemap.xml").body(Body::empty()).unwrap()).await.unwrap();
 //! assert_eq!(res.headers()["content-type"], "application/xml");
 //! let xml = res.into_body().collect().await.unwrap().to_bytes();
 //! assert_eq!(
@@ -50,7 +50,7 @@
 //!     .sitemap("https://acme.test/sitemap.xml")
 //!     .into_route()
 //!     .into_service();
-//! let res = robots.oneshot(Request::new(Body::empty())).await.unwrap();
+//! let res = robots.oneshot(Request::get("/robots.txt").body(Body::empty()).unwrap()).await.unwrap();
 //! assert_eq!(res.status(), StatusCode::OK);
 //! let txt = res.into_body().collect().await.unwrap().to_bytes();
 //! assert_eq!(
@@ -609,6 +609,9 @@ fn static_route(path: &'static str, text: String, content_type: HeaderValue) -> 
             async move { res }
         })
         .path(path)
+        // Rendered once from fixed data, so served from the cache until invalidated.
+        .dynamic(crate::cache::Dynamic::ForceStatic)
+        .revalidate(crate::cache::Revalidate::Never)
 }
 
 fn with_type(body: Body, content_type: HeaderValue) -> Response<Body> {

@@ -76,6 +76,7 @@ pub struct RouteHandler {
     methods: MethodSet,
     path: Option<Arc<str>>,
     limits: Limits,
+    pub(crate) cache: crate::cache::RouteSettings,
 }
 
 /// Per-route limits applied around every handler call (see [`Guard`]).
@@ -115,6 +116,7 @@ impl RouteHandler {
             methods: MethodSet::EMPTY,
             path: None,
             limits: Limits::default(),
+            cache: Default::default(),
         }
     }
 
@@ -289,16 +291,33 @@ impl RouteHandler {
     }
 
     /// Turns the route into a tower service.
+    ///
+    /// # Panics
+    ///
+    /// When the route's cache settings are rejected; see
+    /// [`try_into_service`](Self::try_into_service).
+    #[track_caller]
     pub fn into_service(self) -> RouteHandlerService {
-        RouteHandlerService {
+        match self.try_into_service() {
+            Ok(svc) => svc,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// Turns the route into a tower service, or reports every problem in its cache
+    /// settings (see [`cache`](crate::cache)).
+    pub fn try_into_service(self) -> Result<RouteHandlerService, crate::cache::ConfigError> {
+        let cache = crate::cache::RouteCache::build(&self)?;
+        Ok(RouteHandlerService {
             inner: Arc::new(Inner {
                 allow: self.methods.allow_header(),
                 handlers: self.handlers,
                 methods: self.methods,
                 path: self.path,
                 limits: self.limits,
+                cache,
             }),
-        }
+        })
     }
 }
 
@@ -342,6 +361,7 @@ struct Inner {
     allow: HeaderValue,
     path: Option<Arc<str>>,
     limits: Limits,
+    cache: Option<crate::cache::RouteCache>,
 }
 
 impl Inner {
@@ -377,6 +397,15 @@ impl RouteHandlerService {
     #[inline]
     pub fn call_with_context(&self, mut req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
         let inner = &*self.inner;
+        if let Some(cache) = &inner.cache {
+            if let Some(start) = cache.intercept(self, &mut req, &ctx) {
+                let kind = match start {
+                    crate::cache::Start::Ready(res) => Kind::Ready(Some(res)),
+                    crate::cache::Start::Pending(future) => Kind::Handler { future, head: None },
+                };
+                return ResponseFuture { kind };
+            }
+        }
         let kind = match method::index_of(req.method()) {
             Some(i) => match &inner.handlers[i] {
                 Some(handler) => {
@@ -406,6 +435,24 @@ impl RouteHandlerService {
             None => Kind::Ready(Some(method::method_not_allowed(&inner.allow))),
         };
         ResponseFuture { kind }
+    }
+}
+
+impl RouteHandlerService {
+    /// `None` when the route's `GET` responses are not cached; otherwise the revalidate
+    /// window, `None` for an entry kept until it is invalidated.
+    pub(crate) fn cached_window(&self) -> Option<Option<std::time::Duration>> {
+        self.inner.cache.as_ref().map(|c| c.revalidate_window())
+    }
+
+    /// Runs the `GET` handler; the cache fills entries with it.
+    pub(crate) fn call_get(&self, req: Request<Body>, ctx: RouteContext) -> BoxResponseFuture {
+        match &self.inner.handlers[method::GET] {
+            Some(get) => get.call_guarded(req, ctx, self.inner.guard(method::GET)),
+            None => Box::pin(std::future::ready(method::method_not_allowed(
+                &self.inner.allow,
+            ))),
+        }
     }
 }
 

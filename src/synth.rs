@@ -57,6 +57,13 @@
 //! exactly (`Content-Encoding`, `Vary`): `HeadOptionsLayer` outermost, then
 //! `CompressionLayer`, then the service.
 //!
+//! The empty body of such a response states its size, `0`, so that a compression layer
+//! outside leaves it empty (a gzip encoder would send framing bytes, which HTTP/2 delivers
+//! as content). axum's `MethodRouter` fills in `Content-Length` from that size: mounted with
+//! `any_service` or `get_service`, a `HEAD` that accepts a coding is answered with
+//! `content-length: 0`. Mount routes in axum with `Router::route_service`, `nest_service` or
+//! `fallback_service`, which pass the answer through unchanged.
+//!
 //! # CORS
 //!
 //! tower-http's `CorsLayer` treats every `OPTIONS` request as a CORS preflight and answers it

@@ -296,3 +296,28 @@ async fn mounted_with_oneshot_in_process() {
     );
     assert_eq!(calls.get(), [1, 0, 0]);
 }
+
+/// Documents an interaction the `synth` docs describe: for a `HEAD` that accepts gzip, the
+/// route leaves `Content-Length` out and keeps the empty body's exact size (so that a
+/// compression layer outside does not encode it), and axum's `MethodRouter` fills in
+/// `content-length: 0` from that size. `route_service` passes the answer through. When axum
+/// stops doing this, this test fails and the docs need updating.
+#[tokio::test]
+async fn method_router_fills_in_a_zero_length_for_a_head_that_accepts_gzip() {
+    let calls = Calls::default();
+    let app = Router::new()
+        .route("/method-router", any_service(route(&calls)))
+        .route_service("/route-service", route(&calls));
+    let server = serve(app).await;
+    let gzip = [("accept-encoding", "gzip")];
+    let res = raw(server.addr, "HEAD", "/method-router", &gzip, "").await;
+    assert_eq!(res.header("content-length"), Some("0"));
+    let res = raw(server.addr, "HEAD", "/route-service", &gzip, "").await;
+    assert_eq!(res.header("content-length"), None);
+    assert!(res.body.is_empty());
+    // Without Accept-Encoding both send the exact length.
+    for path in ["/method-router", "/route-service"] {
+        let res = raw(server.addr, "HEAD", path, &[], "").await;
+        assert_eq!(res.header("content-length"), Some("13"), "{path}");
+    }
+}

@@ -149,7 +149,9 @@ impl Logs {
             .with_ansi(false)
             .with_max_level(level)
             .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
+        quiet_global_subscriber();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (logs, guard)
     }
 
     fn text(&self) -> String {
@@ -949,4 +951,17 @@ async fn server_sent_events_keep_alive_over_the_wire() {
         // a lower bound holds here; the exact interval is tested in the unit tests.
         assert!(start.elapsed() >= Duration::from_secs(30));
     }
+}
+
+/// Installs a global subscriber that records nothing, once per test binary.
+///
+/// tracing rebuilds callsite interest from the calling thread's default dispatcher while only
+/// one dispatcher is registered, so a test thread without a subscriber can switch logging off
+/// for a test that captures it. A registered global dispatcher keeps rebuilds looking at all.
+fn quiet_global_subscriber() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ =
+            tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default());
+    });
 }

@@ -655,6 +655,111 @@ fn a_large_table_matches_every_route() {
     }
 }
 
+#[test]
+fn summary_shows_each_routes_cache_mode() {
+    use route_handlers::cache::{Cache, Dynamic, Revalidate};
+    let cache = Cache::new();
+    let table = Routes::new()
+        .cache(&cache)
+        .route(
+            "/api/time",
+            RouteHandler::new()
+                .get(|| async { "t" })
+                .dynamic(Dynamic::ForceStatic)
+                .revalidate(10),
+        )
+        .route(
+            "/api/static",
+            RouteHandler::new()
+                .get(|| async { "s" })
+                .dynamic(Dynamic::ForceStatic)
+                .revalidate(Revalidate::Never),
+        )
+        .route("/api/live", RouteHandler::new().get(|| async { "l" }))
+        .build();
+    let summary = table.to_string();
+    let line = |url: &str| {
+        summary
+            .lines()
+            .find(|l| l.contains(url))
+            .unwrap_or_else(|| panic!("{url} missing from\n{summary}"))
+            .to_owned()
+    };
+    assert!(line("/api/time").contains('◐'), "{summary}");
+    assert!(line("/api/time").contains("10s"), "{summary}");
+    assert!(line("/api/static").contains('○'), "{summary}");
+    assert!(line("/api/live").contains('ƒ'), "{summary}");
+}
+
+#[tokio::test]
+async fn the_tables_cache_serves_every_route_and_one_revalidator_reaches_them() {
+    use route_handlers::cache::{Cache, Dynamic};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let cache = Cache::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let table = Routes::new()
+        .route(
+            "/api/users/[id]",
+            RouteHandler::new()
+                .get(move |_req: Request<Body>, ctx: RouteContext| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async move { format!("user {}", ctx.param("id").unwrap_or("?")) }
+                })
+                .dynamic(Dynamic::ForceStatic),
+        )
+        .cache(&cache)
+        .build();
+    for _ in 0..3 {
+        let res = table
+            .clone()
+            .oneshot(Request::get("/api/users/7").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    cache
+        .revalidator()
+        .revalidate_path("/api/users/7")
+        .await
+        .unwrap();
+    let res = table
+        .clone()
+        .oneshot(Request::get("/api/users/7").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-route-cache"], "REVALIDATED");
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "user 7");
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn contradictory_cache_settings_are_reported_with_the_conflicts() {
+    use route_handlers::cache::Dynamic;
+    let err = Routes::new()
+        .route(
+            "/api/x",
+            RouteHandler::new()
+                .get(|| async { "x" })
+                .dynamic(Dynamic::ForceStatic)
+                .revalidate(0),
+        )
+        .route("/api/[a]", RouteHandler::new().get(|| async { "a" }))
+        .route("/api/[b]/c", RouteHandler::new().get(|| async { "b" }))
+        .try_build()
+        .unwrap_err();
+    let kinds: Vec<_> = err.as_slice().iter().map(|c| c.kind()).collect();
+    assert!(kinds.contains(&ConflictKind::RouteConfig), "{err}");
+    assert!(kinds.contains(&ConflictKind::DifferentSlugNames), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("route /api/x: `dynamic = \"force-static\"` contradicts `revalidate = 0`"),
+        "{text}"
+    );
+}
+
 /// Dot segments and `%00` used to be captured as parameters (`[id]` = `..`); they are now
 /// refused before the handler runs, each with its own message.
 #[tokio::test]

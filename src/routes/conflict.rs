@@ -112,6 +112,9 @@ pub enum ConflictKind {
     OptionalCatchAllSpecificity,
     /// Two registrations at the same URL (route groups add no URL segment).
     SameUrl,
+    /// A route's cache settings contradict each other, or its `GET` handler reads request
+    /// data under `dynamic = "error"` (see [`ConfigError`](crate::cache::ConfigError)).
+    RouteConfig,
 }
 
 /// One problem found when a route table was built.
@@ -151,6 +154,22 @@ impl Conflict {
             write!(f, "\n{indent}{registration}")?;
         }
         write!(f, "\n{indent}hint: {}", self.hint)
+    }
+}
+
+impl Conflict {
+    /// A route whose settings were refused when the table built it.
+    pub(crate) fn route_config(
+        registration: &Registration,
+        err: &crate::cache::ConfigError,
+    ) -> Self {
+        Self {
+            kind: ConflictKind::RouteConfig,
+            message: err.to_string(),
+            hint: "fix the route's `dynamic` / `revalidate` settings or what its GET handler reads"
+                .into(),
+            registrations: vec![registration.clone()],
+        }
     }
 }
 

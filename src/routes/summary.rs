@@ -19,9 +19,6 @@ use super::{RegistrationKind, RouteTable};
 
 /// How a route's `GET` is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-// `Static` and `Revalidate` are produced once routes carry their cache configuration
-// (`dynamic`, `revalidate`); `render_mode` is the one place that reads it.
-#[cfg_attr(not(test), allow(dead_code))]
 enum Mode {
     Static,
     Revalidate(Duration),
@@ -38,10 +35,13 @@ impl Mode {
     }
 }
 
-/// The mode of a route's `GET`. Routes carry no cache configuration yet, so every route is
-/// rendered on every request.
-fn render_mode(_svc: &RouteHandlerService) -> Mode {
-    Mode::Dynamic
+/// The mode of a route's `GET`, from its cache settings.
+fn render_mode(svc: &RouteHandlerService) -> Mode {
+    match svc.cached_window() {
+        None => Mode::Dynamic,
+        Some(None) => Mode::Static,
+        Some(Some(window)) => Mode::Revalidate(window),
+    }
 }
 
 struct Row {

@@ -119,8 +119,16 @@ where
 #[must_use]
 pub struct Routes {
     registrations: Vec<Registration>,
-    services: Vec<Target>,
+    services: Vec<Pending>,
     not_found: Option<AnyService>,
+    cache: Option<crate::cache::Cache>,
+}
+
+/// A registration's target before the table is built: route handlers are turned into
+/// services by [`Routes::try_build`], once the table's cache is known.
+enum Pending {
+    Route(RouteHandler),
+    Page(AnyService),
 }
 
 /// What a registration answers with.
@@ -143,7 +151,17 @@ impl Routes {
             registrations: Vec::new(),
             services: Vec::new(),
             not_found: None,
+            cache: None,
         }
+    }
+
+    /// Stores the cached `GET` responses of every route of the table in `cache`, so that
+    /// one [`Revalidator`](crate::cache::Revalidator) reaches them all. Without it, a route
+    /// that opts in to caching uses the cache it was given or
+    /// [`Cache::global`](crate::cache::Cache::global).
+    pub fn cache(mut self, cache: &crate::cache::Cache) -> Self {
+        self.cache = Some(cache.clone());
+        self
     }
 
     /// Registers a route handler under `pattern`, and names the route by it (see
@@ -152,8 +170,8 @@ impl Routes {
     #[track_caller]
     pub fn route(mut self, pattern: &str, handler: RouteHandler) -> Self {
         let pattern: Arc<str> = pattern.into();
-        let service = handler.path(pattern.clone()).into_service();
-        self.push(RegistrationKind::Route, pattern, Target::Route(service));
+        let handler = handler.path(pattern.clone());
+        self.push(RegistrationKind::Route, pattern, Pending::Route(handler));
         self
     }
 
@@ -174,7 +192,7 @@ impl Routes {
         self.push(
             RegistrationKind::Page,
             pattern.into(),
-            Target::Page(erase(service)),
+            Pending::Page(erase(service)),
         );
         self
     }
@@ -193,7 +211,7 @@ impl Routes {
     }
 
     #[track_caller]
-    fn push(&mut self, kind: RegistrationKind, pattern: Arc<str>, target: Target) {
+    fn push(&mut self, kind: RegistrationKind, pattern: Arc<str>, target: Pending) {
         self.registrations
             .push(Registration::new(kind, pattern, Location::caller()));
         self.services.push(target);
@@ -201,7 +219,24 @@ impl Routes {
 
     /// Checks every pattern and builds the table, or returns every problem found.
     pub fn try_build(self) -> Result<RouteTable, Conflicts> {
-        let (patterns, conflicts) = conflict::check(&self.registrations);
+        let (patterns, mut conflicts) = conflict::check(&self.registrations);
+        let mut targets = Vec::with_capacity(self.services.len());
+        for (pending, registration) in self.services.into_iter().zip(&self.registrations) {
+            match pending {
+                Pending::Page(page) => targets.push(Target::Page(page)),
+                Pending::Route(mut handler) => {
+                    if let Some(cache) = &self.cache {
+                        handler = handler.cache(cache);
+                    }
+                    match handler.try_into_service() {
+                        Ok(service) => targets.push(Target::Route(service)),
+                        Err(err) => {
+                            conflicts.push(super::Conflict::route_config(registration, &err))
+                        }
+                    }
+                }
+            }
+        }
         if !conflicts.is_empty() {
             return Err(Conflicts::new(conflicts));
         }
@@ -210,7 +245,7 @@ impl Routes {
         for (id, ((pattern, registration), target)) in patterns
             .into_iter()
             .zip(self.registrations)
-            .zip(self.services)
+            .zip(targets)
             .enumerate()
         {
             let pattern = pattern.expect("a table without conflicts has parsed every pattern");

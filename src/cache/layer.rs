@@ -1,0 +1,115 @@
+//! [`CacheLayer`], the cache around any service.
+
+use std::{fmt, sync::Arc};
+
+use tower_layer::Layer;
+
+use super::{
+    Cache, CacheService,
+    config::{CacheConfig, ConfigError, Resolved, Settings},
+    engine::Policy,
+};
+use crate::extract::RequestData;
+
+/// Caches the `GET` responses of the service it wraps, by the rules of the
+/// [module docs](super).
+///
+/// The layer cannot see what a plain service reads, so with `Dynamic::Auto` or
+/// `Dynamic::Error` it relies on the service recording reads in the request's
+/// [`ReadTracker`](crate::extract::ReadTracker); around a service that reads headers,
+/// cookies or the query directly, use `Dynamic::ForceStatic`, which hands it a request
+/// holding only the path. `HEAD` is answered from the `GET` entry, and a `HEAD` miss calls
+/// the service with `GET`.
+///
+/// Entries go to [`Cache::global`] unless [`cache`](Self::cache) names another.
+///
+/// ```
+/// use http::{Request, Response};
+/// use route_handlers::{Body, cache::{Cache, CacheConfig, CacheLayer, Dynamic}};
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let svc = ServiceBuilder::new()
+///     .layer(
+///         CacheLayer::new(CacheConfig::new().dynamic(Dynamic::ForceStatic).revalidate(60))
+///             .cache(&Cache::new()),
+///     )
+///     .service(service_fn(|req: Request<Body>| async move {
+///         assert!(req.uri().query().is_none());
+///         Ok::<_, std::convert::Infallible>(Response::new(Body::from("hello")))
+///     }));
+///
+/// let req = Request::get("/greeting?name=x").body(Body::empty()).unwrap();
+/// let res = svc.clone().oneshot(req).await.unwrap();
+/// assert_eq!(res.headers()["x-route-cache"], "MISS");
+/// let req = Request::get("/greeting").body(Body::empty()).unwrap();
+/// let res = svc.oneshot(req).await.unwrap();
+/// assert_eq!(res.headers()["x-route-cache"], "HIT");
+/// assert_eq!(res.headers()["age"], "0");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CacheLayer {
+    settings: Option<Settings>,
+    policy: Option<Arc<Policy>>,
+}
+
+impl CacheLayer {
+    /// A layer with `config`.
+    ///
+    /// # Panics
+    ///
+    /// When `config` contradicts itself; [`try_new`](Self::try_new) returns the error.
+    #[track_caller]
+    pub fn new(config: CacheConfig) -> Self {
+        match Self::try_new(config) {
+            Ok(layer) => layer,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// A layer with `config`, or why `config` contradicts itself.
+    pub fn try_new(config: CacheConfig) -> Result<Self, ConfigError> {
+        let settings = match config.resolve(None, RequestData::NONE)? {
+            Resolved::Cached(settings) => Some(settings),
+            Resolved::Uncached | Resolved::ReadsRequestData { .. } => None,
+        };
+        Ok(Self {
+            policy: settings
+                .clone()
+                .map(|s| Arc::new(Policy::new(s, Cache::global().clone(), None))),
+            settings,
+        })
+    }
+
+    /// Stores entries in `cache`.
+    pub fn cache(mut self, cache: &Cache) -> Self {
+        self.policy = self
+            .settings
+            .clone()
+            .map(|s| Arc::new(Policy::new(s, cache.clone(), None)));
+        self
+    }
+
+    /// Whether the layer caches anything (`false` for `ForceDynamic`, or `Auto` without a
+    /// revalidate window).
+    pub fn is_caching(&self) -> bool {
+        self.policy.is_some()
+    }
+}
+
+impl<S> Layer<S> for CacheLayer {
+    type Service = CacheService<S>;
+
+    fn layer(&self, inner: S) -> CacheService<S> {
+        CacheService::from_parts(inner, self.policy.clone())
+    }
+}
+
+impl fmt::Debug for CacheLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheLayer")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
