@@ -273,3 +273,41 @@ pub async fn raw(
 pub async fn raw_exchange(addr: SocketAddr, request: impl AsRef<[u8]>) -> RawResponse {
     RawResponse::parse(raw_bytes(addr, request).await)
 }
+
+/// Like [`serve`], on a listener with a backlog of `backlog` pending connections (the
+/// kernel caps it at `net.core.somaxconn`), for tests that open many connections at once:
+/// past the default backlog of 1,024 the kernel drops connection attempts, and clients
+/// retry only after a second.
+pub async fn serve_with_backlog<S, B>(service: S, backlog: u32) -> TestServer
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let listener = socket.listen(backlog).expect("listen");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let mut connections = JoinSet::new();
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(_) => continue,
+            };
+            let _ = stream.set_nodelay(true);
+            let service = TowerToHyperService::new(service.clone());
+            connections.spawn(async move {
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    TestServer { addr, task }
+}
