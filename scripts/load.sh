@@ -69,10 +69,15 @@ hz=$(getconf CLK_TCK)
 printf 'round\tmode\trequests\treq_per_s\tp50_us\tp99_us\tcpu_us_per_req\n' >"$OUT"
 for round in $(seq 1 "$ROUNDS"); do
   for mode in "${MODES[@]}"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+      echo "port $PORT is already in use; set PORT" >&2
+      exit 1
+    fi
     WORKERS=1 taskset -c "$SERVER_CPU" "$server_bin" "$mode" "$PORT" >/dev/null &
     server=$!
     for _ in $(seq 1 100); do
       (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+      kill -0 "$server" 2>/dev/null || { echo "$mode: the server exited" >&2; exit 1; }
       sleep 0.05
     done
     url="http://127.0.0.1:$PORT$(path_of "$mode")"
@@ -112,18 +117,25 @@ import csv, statistics, sys
 
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 modes = list(dict.fromkeys(r["mode"] for r in rows))
-def med(mode, key):
-    return statistics.median(float(r[key]) for r in rows if r["mode"] == mode)
-def span(mode, key):
-    vals = [float(r[key]) for r in rows if r["mode"] == mode]
-    return min(vals), max(vals)
 base = "bare" if "bare" in modes else modes[0]
-print(f"| mode | req/s (median) | min–max | p50 µs | p99 µs | server CPU µs/req | req/s ÷ {base} | p50 ÷ {base} | p99 ÷ {base} | CPU/req ÷ {base} |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+keys = ("req_per_s", "p50_us", "p99_us", "cpu_us_per_req")
+runs = {(r["round"], r["mode"]): {k: float(r[k]) for k in keys} for r in rows}
+rounds = sorted({r["round"] for r in rows}, key=int)
+
+def median(mode, key):
+    return statistics.median(runs[(n, mode)][key] for n in rounds)
+
+def ratio(mode, key):
+    # The median of the ratios within each round: the machine's speed drifts between
+    # rounds, and a round runs every mode back to back.
+    return statistics.median(runs[(n, mode)][key] / runs[(n, base)][key] for n in rounds)
+
+print(f"{len(rounds)} rounds; values are medians over rounds; ratios are medians of the per-round ratios to {base}")
+print()
+print(f"| mode | req/s | p50 µs | p99 µs | server CPU µs/req | req/s ÷ {base} | p50 ÷ {base} | p99 ÷ {base} | CPU/req ÷ {base} |")
+print("|---|---|---|---|---|---|---|---|---|")
 for m in modes:
-    rps, p50, p99, cpu = (med(m, k) for k in ("req_per_s", "p50_us", "p99_us", "cpu_us_per_req"))
-    lo, hi = span(m, "req_per_s")
-    b = [med(base, k) for k in ("req_per_s", "p50_us", "p99_us", "cpu_us_per_req")]
-    print(f"| {m} | {rps:,.0f} | {lo:,.0f}–{hi:,.0f} | {p50:.0f} | {p99:.0f} | {cpu:.2f} "
-          f"| {rps / b[0]:.2f} | {p50 / b[1]:.2f} | {p99 / b[2]:.2f} | {cpu / b[3]:.2f} |")
+    rps, p50, p99, cpu = (median(m, k) for k in keys)
+    r = [ratio(m, k) for k in keys]
+    print(f"| {m} | {rps:,.0f} | {p50:.0f} | {p99:.0f} | {cpu:.2f} | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.2f} | {r[3]:.2f} |")
 EOF
