@@ -3,13 +3,14 @@
 
 use std::{
     convert::Infallible,
-    io,
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
+
+mod support;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
@@ -19,6 +20,7 @@ use route_handlers::{
     cache::{Cache, CacheConfig, CacheLayer, CacheTags, Dynamic, MemoryStore, Revalidate},
     extract::{FromRequestParts, ReadTracker, RequestData},
 };
+use support::Logs;
 use tokio::sync::{Notify, Semaphore};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
@@ -78,51 +80,6 @@ fn counting_route(runs: &Counter) -> RouteHandler {
         let n = runs.bump();
         async move { format!("run {n}") }
     })
-}
-
-/// Captures the log lines emitted while the guard lives (current thread only).
-struct Logs {
-    lines: Arc<Mutex<Vec<u8>>>,
-    _guard: tracing::subscriber::DefaultGuard,
-}
-
-impl Logs {
-    fn capture() -> Self {
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .without_time()
-            .with_writer(move || LogWriter(sink.clone()))
-            .finish();
-        quiet_global_subscriber();
-        let guard = tracing::subscriber::set_default(subscriber);
-        Self {
-            lines,
-            _guard: guard,
-        }
-    }
-
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8(self.lines.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Fails a test that would hang: a fill that never ends.
@@ -717,7 +674,7 @@ async fn force_static_keeps_the_route_params() {
 
 #[tokio::test]
 async fn auto_with_declared_reads_is_dynamic_with_one_warning() {
-    let logs = Logs::capture();
+    let logs = Logs::capture(tracing::Level::WARN);
     let runs = Counter::default();
     let r = runs.clone();
     let svc = RouteHandler::new()
@@ -835,7 +792,7 @@ fn user_req(user: &str) -> Request<Body> {
 
 #[tokio::test(start_paused = true)]
 async fn auto_bails_out_at_the_first_recorded_read_and_warns_once() {
-    let logs = Logs::capture();
+    let logs = Logs::capture(tracing::Level::WARN);
     let runs = Counter::default();
     let r = runs.clone();
     let svc = RouteHandler::new()
@@ -870,7 +827,7 @@ async fn auto_bails_out_at_the_first_recorded_read_and_warns_once() {
 
 #[tokio::test]
 async fn error_mode_answers_500_for_a_recorded_read() {
-    let logs = Logs::capture();
+    let logs = Logs::capture(tracing::Level::WARN);
     let svc = RouteHandler::new()
         .get(|TrackedUser(user): TrackedUser| async move { format!("{user:?}") })
         .path("/u")
@@ -1584,17 +1541,4 @@ async fn a_regeneration_that_never_ends_keeps_the_stale_entry() {
     settle().await;
     let (_, h, b) = send(&svc, get("/s")).await;
     assert_eq!((status_of(&h), &b[..]), ("HIT", &b"run 3"[..]));
-}
-
-/// Installs a global subscriber that records nothing, once per test binary.
-///
-/// tracing rebuilds callsite interest from the calling thread's default dispatcher while only
-/// one dispatcher is registered, so a test thread without a subscriber can switch logging off
-/// for a test that captures it. A registered global dispatcher keeps rebuilds looking at all.
-fn quiet_global_subscriber() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ =
-            tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default());
-    });
 }

@@ -13,6 +13,8 @@ use std::{
     time::Duration,
 };
 
+mod support;
+
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, Request, Response, StatusCode, header};
@@ -31,6 +33,7 @@ use route_handlers::{
     request::NextRequest,
     response::{self, Event, HttpError, IntoResponse, Json, SetCookieExt},
 };
+use support::Logs;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -123,40 +126,6 @@ fn post(addr: SocketAddr, path: &str, content_type: &str, body: impl Into<Body>)
         .header(header::CONTENT_TYPE, content_type)
         .body(body.into())
         .unwrap()
-}
-
-/// Log output written while a test runs, on the test's thread (current-thread runtimes
-/// only: the server's tasks run there too).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture(level: tracing::Level) -> (Self, tracing::subscriber::DefaultGuard) {
-        let logs = Self::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(level)
-            .finish();
-        quiet_global_subscriber();
-        let guard = tracing::subscriber::set_default(subscriber);
-        (logs, guard)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
 }
 
 /// Sets a flag when dropped.
@@ -488,7 +457,7 @@ async fn redirects_and_control_flow_errors() {
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
-    let (logs, _guard) = Logs::capture(tracing::Level::INFO);
+    let logs = Logs::capture(tracing::Level::INFO);
     let boom = RouteHandler::new()
         .get(|| async {
             if true {
@@ -559,7 +528,7 @@ async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_handler_is_cut_off_while_another_request_succeeds() {
-    let (logs, _guard) = Logs::capture(tracing::Level::INFO);
+    let logs = Logs::capture(tracing::Level::INFO);
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = dropped.clone();
     let slow = RouteHandler::new()
@@ -654,7 +623,7 @@ fn events_route(
 
 #[tokio::test]
 async fn server_sent_events_arrive_one_by_one_and_a_disconnect_is_quiet() {
-    let (logs, _guard) = Logs::capture(tracing::Level::TRACE);
+    let logs = Logs::capture(tracing::Level::TRACE);
     for h2 in [false, true] {
         let (tx, rx) = mpsc::channel::<u32>(4);
         let dropped = Arc::new(AtomicBool::new(false));
@@ -951,17 +920,4 @@ async fn server_sent_events_keep_alive_over_the_wire() {
         // a lower bound holds here; the exact interval is tested in the unit tests.
         assert!(start.elapsed() >= Duration::from_secs(30));
     }
-}
-
-/// Installs a global subscriber that records nothing, once per test binary.
-///
-/// tracing rebuilds callsite interest from the calling thread's default dispatcher while only
-/// one dispatcher is registered, so a test thread without a subscriber can switch logging off
-/// for a test that captures it. A registered global dispatcher keeps rebuilds looking at all.
-fn quiet_global_subscriber() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ =
-            tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default());
-    });
 }
