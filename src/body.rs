@@ -7,12 +7,19 @@
 
 use std::{
     any::Any,
+    convert::Infallible,
     fmt,
+    future::Future,
     pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
+use http::Response;
 use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, combinators::UnsyncBoxBody};
 
@@ -211,6 +218,153 @@ impl From<&'static [u8]> for Body {
 impl From<()> for Body {
     fn from((): ()) -> Self {
         Self::empty()
+    }
+}
+
+/// A boxed response future: handlers of different types sit side by side in one route, so
+/// their futures are erased (the one allocation of a handled request).
+pub(crate) type BoxResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+/// Whether a reader of a request body is waiting for bytes that have not arrived, shared
+/// between the body and the code that bounds the handler reading it.
+///
+/// The body records it, so every reader gets the same answer: a route's body readers, an
+/// extractor, or a handler that polls `req.into_body()` itself.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BodyWait(Arc<AtomicBool>);
+
+impl BodyWait {
+    /// Whether the body's last poll found no bytes (and the body is still read).
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A body that reports into a [`BodyWait`].
+struct Watched {
+    inner: Body,
+    wait: BodyWait,
+}
+
+impl http_body::Body for Watched {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        this.wait.0.store(polled.is_pending(), Ordering::Relaxed);
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // A body nobody reads any more is not waited on.
+        self.wait.0.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Body {
+    /// Whether a reader may have to wait for the body: it is not held in memory.
+    pub(crate) fn is_streaming(&self) -> bool {
+        matches!(self.kind, Kind::Boxed(_))
+    }
+
+    /// The body, recording in `wait` whether its reader is waiting for the next bytes.
+    /// A body held in memory (empty or one buffer) is never waited on and stays as it is.
+    pub(crate) fn watched(self, wait: &BodyWait) -> Self {
+        match self.kind {
+            Kind::Boxed(_) => Self {
+                kind: Kind::Boxed(
+                    Watched {
+                        inner: self,
+                        wait: wait.clone(),
+                    }
+                    .boxed_unsync(),
+                ),
+            },
+            _ => self,
+        }
+    }
+}
+
+/// The largest request body a route's handlers read, in bytes.
+///
+/// Set it per route with [`RouteHandler::body_limit`](crate::RouteHandler::body_limit); it
+/// reaches the handler in its [`RouteContext`](crate::RouteContext). A body over the limit
+/// is answered `413 Payload Too Large`: at once when its `Content-Length` (or the body's
+/// own size hint) says so, before a byte of it is read, otherwise as soon as the bytes read
+/// pass the limit.
+///
+/// ```
+/// use route_handlers::request::BodyLimit;
+///
+/// assert_eq!(BodyLimit::default(), BodyLimit::DEFAULT);
+/// assert_eq!(BodyLimit::DEFAULT.get(), Some(2 * 1024 * 1024));
+/// assert_eq!(BodyLimit::from(1024).get(), Some(1024));
+/// assert_eq!(BodyLimit::UNLIMITED.get(), None);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BodyLimit(usize);
+
+impl BodyLimit {
+    /// 2 MiB.
+    pub const DEFAULT: Self = Self(2 * 1024 * 1024);
+
+    /// No limit: the handler reads whatever the client sends. Use it only for handlers that
+    /// stream the body somewhere rather than buffer it.
+    pub const UNLIMITED: Self = Self(usize::MAX);
+
+    /// A limit of `bytes`.
+    pub const fn new(bytes: usize) -> Self {
+        Self(bytes)
+    }
+
+    /// The limit in bytes, or `None` when unlimited.
+    pub const fn get(self) -> Option<usize> {
+        if self.0 == usize::MAX {
+            None
+        } else {
+            Some(self.0)
+        }
+    }
+
+    pub(crate) const fn bytes(self) -> usize {
+        self.0
+    }
+}
+
+impl Default for BodyLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl From<usize> for BodyLimit {
+    fn from(bytes: usize) -> Self {
+        Self(bytes)
+    }
+}
+
+impl fmt::Debug for BodyLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.get() {
+            Some(bytes) => write!(f, "BodyLimit({bytes} bytes)"),
+            None => f.write_str("BodyLimit(unlimited)"),
+        }
     }
 }
 

@@ -5,9 +5,17 @@
 //! A single parameter (`[id]`) is one string, a catch-all (`[...slug]`) is a list, and an
 //! absent optional catch-all (`[[...slug]]`) is absent.
 
-use std::sync::Arc;
+use std::{
+    borrow::Cow,
+    fmt,
+    ops::{BitOr, BitOrAssign},
+    sync::{
+        Arc,
+        atomic::{AtomicU8, Ordering},
+    },
+};
 
-use crate::request::BodyLimit;
+use crate::body::BodyLimit;
 
 /// The value of one path parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +79,10 @@ impl Params {
 /// What a route handler gets besides the request: the matched path parameters, and the
 /// route's request body limit.
 ///
+/// When a cache fills a shared entry, the context also records what request data the
+/// handler read ([`record`](Self::record)); the request the handler gets then holds nothing
+/// of any client.
+///
 /// ```
 /// use route_handlers::context::{ParamValue, Params, RouteContext};
 ///
@@ -83,6 +95,10 @@ impl Params {
 pub struct RouteContext {
     params: Params,
     body_limit: BodyLimit,
+    /// The canonical matched path (see [`canonical_path`]), when the route table set it.
+    path: Option<Arc<str>>,
+    /// Set while the handler fills a cache entry.
+    tracker: Option<ReadTracker>,
 }
 
 impl RouteContext {
@@ -91,6 +107,52 @@ impl RouteContext {
         Self {
             params,
             body_limit: BodyLimit::DEFAULT,
+            path: None,
+            tracker: None,
+        }
+    }
+
+    /// The context with the canonical matched path, as the route table gives it.
+    pub(crate) fn with_path(mut self, path: Arc<str>) -> Self {
+        self.path = Some(path);
+        self
+    }
+
+    /// The canonical form of the matched request path ([`canonical_path`]), when the route
+    /// table set it.
+    pub(crate) fn path(&self) -> Option<&Arc<str>> {
+        self.path.as_ref()
+    }
+
+    /// The context of a cache fill, which records what the handler reads.
+    pub(crate) fn tracking(mut self) -> (Self, ReadTracker) {
+        let tracker = ReadTracker::default();
+        self.tracker = Some(tracker.clone());
+        (self, tracker)
+    }
+
+    /// The recorder of a cache fill, for request views that outlive the context.
+    pub(crate) fn tracker(&self) -> Option<&ReadTracker> {
+        self.tracker.as_ref()
+    }
+
+    /// Records that the handler read `data` from the request.
+    ///
+    /// The request views of this crate ([`NextRequest`](crate::request::NextRequest)) call
+    /// it for every accessor that reads request data; an extractor that reads such data but
+    /// declares [`RequestData::NONE`] must call it too. While a cache fills a shared entry,
+    /// a recorded read keeps the response out of the cache (and, for an `Auto` route, makes
+    /// the route dynamic); otherwise it does nothing.
+    ///
+    /// ```
+    /// use route_handlers::{RouteContext, extract::RequestData};
+    ///
+    /// RouteContext::default().record(RequestData::HEADERS); // not filling a cache: nothing
+    /// ```
+    #[inline]
+    pub fn record(&self, data: RequestData) {
+        if let Some(tracker) = &self.tracker {
+            tracker.record(data);
         }
     }
 
@@ -126,6 +188,296 @@ impl RouteContext {
         match self.params.get(name)? {
             ParamValue::Many(v) => Some(v),
             ParamValue::One(_) => None,
+        }
+    }
+}
+
+/// Request-time data: what a handler may read that differs between two requests for the
+/// same path. A cached route must not store a response that depends on it (see the `cache`
+/// docs); a handler declares what it reads through the types of its arguments
+/// ([`FromRequestParts::READS`](crate::extract::FromRequestParts::READS),
+/// [`FromRequest::READS`](crate::extract::FromRequest::READS)), and a request view records
+/// what it reads at run time with [`RouteContext::record`].
+///
+/// ```
+/// use route_handlers::extract::RequestData;
+///
+/// let reads = RequestData::HEADERS | RequestData::QUERY;
+/// assert!(reads.contains(RequestData::QUERY));
+/// assert_eq!(reads.to_string(), "`request.headers`, `request.nextUrl.searchParams`");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RequestData(u8);
+
+impl RequestData {
+    /// Nothing request-specific: the path and the route's params only.
+    pub const NONE: Self = Self(0);
+    /// Request headers (other than cookies).
+    pub const HEADERS: Self = Self(1);
+    /// Request cookies.
+    pub const COOKIES: Self = Self(2);
+    /// The query string (search params).
+    pub const QUERY: Self = Self(4);
+    /// The request body.
+    pub const BODY: Self = Self(8);
+    /// The HTTP version the request came with.
+    pub const VERSION: Self = Self(16);
+    /// The request extensions (what middleware put there, such as the signed-in user).
+    pub const EXTENSIONS: Self = Self(32);
+    /// Everything: the whole request.
+    pub const ALL: Self = Self(63);
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no flag is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The union of both, usable in constants.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    const NAMES: [(Self, &'static str); 6] = [
+        (Self::HEADERS, "`request.headers`"),
+        (Self::COOKIES, "`request.cookies`"),
+        (Self::QUERY, "`request.nextUrl.searchParams`"),
+        (Self::BODY, "`request.body`"),
+        (Self::VERSION, "`request.version`"),
+        (Self::EXTENSIONS, "`request.extensions`"),
+    ];
+}
+
+impl BitOr for RequestData {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        self.union(rhs)
+    }
+}
+
+impl BitOrAssign for RequestData {
+    fn bitor_assign(&mut self, rhs: Self) {
+        *self = self.union(rhs);
+    }
+}
+
+impl fmt::Display for RequestData {
+    /// The Next.js names of what was read, joined with `", "`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (flag, name) in Self::NAMES {
+            if self.contains(flag) {
+                if !first {
+                    f.write_str(", ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RequestData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestData({self})")
+    }
+}
+
+/// Records at run time which [`RequestData`] a handler read, shared by the clones of one
+/// [`RouteContext`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReadTracker(Arc<AtomicU8>);
+
+impl ReadTracker {
+    /// Records `data` as read.
+    pub(crate) fn record(&self, data: RequestData) {
+        self.0.fetch_or(data.0, Ordering::Relaxed);
+    }
+
+    /// What has been read so far.
+    pub(crate) fn reads(&self) -> RequestData {
+        RequestData(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// The canonical form of a request path, the one the route table, the cache key and
+/// [`Revalidator::revalidate_path`](crate::cache::Revalidator::revalidate_path) use, so that
+/// every spelling of one resource is one entry:
+///
+/// - the query and fragment are dropped;
+/// - percent-escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) are decoded, and the
+///   hex digits of the other escapes are uppercased (RFC 3986 §6.2.2.1–2); a byte a path
+///   cannot hold as it is (non-ASCII, a space, a `%` that starts no escape) is escaped, so
+///   `/café` and `/caf%C3%A9` are one path;
+/// - a trailing slash is dropped (the route table matches `/a/` as `/a`), but `/` stays,
+///   and an empty path is `/`.
+///
+/// It borrows `path` when nothing changes.
+///
+/// ```
+/// use route_handlers::context::canonical_path;
+///
+/// assert_eq!(canonical_path("/api/%74ime/"), "/api/time");
+/// assert_eq!(canonical_path("/a%2fb?x=1"), "/a%2Fb");
+/// assert_eq!(canonical_path("/caf%c3%a9"), "/caf%C3%A9");
+/// assert_eq!(canonical_path(""), "/");
+/// ```
+pub fn canonical_path(path: &str) -> Cow<'_, str> {
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    let mut path = &path[..end];
+    while path.len() > 1 && path.ends_with('/') {
+        path = &path[..path.len() - 1];
+    }
+    if path.starts_with('/') && path.bytes().all(|b| b != b'%' && is_path_char(b)) {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 1);
+    if !path.starts_with('/') {
+        out.push('/');
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let escape = (b == b'%')
+            .then(|| Some((hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?)))
+            .flatten();
+        match escape {
+            Some((hi, lo)) => {
+                let decoded = hi << 4 | lo;
+                if decoded.is_ascii_alphanumeric() || matches!(decoded, b'-' | b'.' | b'_' | b'~') {
+                    out.push(char::from(decoded));
+                } else {
+                    push_escaped(&mut out, decoded);
+                }
+                i += 3;
+            }
+            // A `%` that starts no escape is data: escaped, as any other byte a URI path
+            // cannot hold as it is (spaces, controls, non-ASCII).
+            None if b == b'%' || !is_path_char(b) => {
+                push_escaped(&mut out, b);
+                i += 1;
+            }
+            None => {
+                out.push(char::from(b));
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether `b` may stand in a URI path as it is (RFC 3986 `pchar` and `/`), but for `%`.
+fn is_path_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
+                | b'/'
+        )
+}
+
+fn push_escaped(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 15)]));
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_path_table() {
+        for (input, want) in [
+            ("/", "/"),
+            ("", "/"),
+            ("//", "/"),
+            ("/a", "/a"),
+            ("/a/", "/a"),
+            ("/a//", "/a"),
+            ("/a?b", "/a"),
+            ("/a/?b=/c/", "/a"),
+            ("/a#frag", "/a"),
+            ("?q", "/"),
+            ("x/y", "/x/y"),
+            ("/a%20b/", "/a%20b"),
+            ("/api/%74ime", "/api/time"),
+            ("/api/tim%65", "/api/time"),
+            ("/api/%74%69%6D%65", "/api/time"),
+            ("/%5Fnext/%7e", "/_next/~"),
+            ("/a%2fb", "/a%2Fb"),
+            ("/a%2Fb", "/a%2Fb"),
+            ("/a%2e%2E", "/a.."),
+            ("/x%", "/x%25"),
+            ("/x%4", "/x%254"),
+            ("/x%zz", "/x%25zz"),
+            ("/%c3%a9", "/%C3%A9"),
+            ("/é%41", "/%C3%A9A"),
+            ("/café", "/caf%C3%A9"),
+            ("/a b", "/a%20b"),
+            ("/a%2", "/a%252"),
+        ] {
+            assert_eq!(canonical_path(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_paths_borrow_when_nothing_changes() {
+        assert!(matches!(canonical_path("/api/x"), Cow::Borrowed(_)));
+        assert!(matches!(canonical_path("/api/x/?y"), Cow::Borrowed(_)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_paths_are_stable(path in "[ -~]{0,40}") {
+            let once = canonical_path(&path).into_owned();
+            proptest::prop_assert!(once.starts_with('/'));
+            proptest::prop_assert!(!once.contains(['?', '#']));
+            proptest::prop_assert!(once == "/" || !once.ends_with('/'));
+            proptest::prop_assert_eq!(canonical_path(&once), once.as_str());
+        }
+
+        #[test]
+        fn escaping_an_unreserved_character_is_the_same_path(
+            path in "(/[a-zA-Z0-9._~-]{1,6}){1,4}",
+            pick in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let i = pick.index(path.len());
+            let b = path.as_bytes()[i];
+            proptest::prop_assume!(b != b'/');
+            let escaped = format!("{}%{:02x}{}", &path[..i], b, &path[i + 1..]);
+            proptest::prop_assert_eq!(canonical_path(&escaped), canonical_path(&path));
         }
     }
 }

@@ -4,9 +4,9 @@
 //!
 //! A handler cut off while it waits for the request body (the client stalls mid-body, or
 //! sends it too slowly) is answered `408 Request Timeout` instead: then the client is the
-//! slow one. The request body readers report that wait through a thread-local flag that
-//! [`Guarded`] clears before it polls the handler and reads after, so it costs no allocation
-//! and nothing on routes without a `max_duration`.
+//! slow one. The request body itself reports that wait (see [`BodyWait`]), so every reader
+//! gets the same answer: the body readers of `NextRequest`, an extractor, or a handler that
+//! polls `req.into_body()`. Routes without a `max_duration` do not watch the body.
 //!
 //! All three live inside the one allocation the handler future already needs (the erased
 //! handler boxes its future once; [`Guarded`] is what gets boxed), so they cost no allocation
@@ -14,7 +14,7 @@
 
 use std::{
     any::Any,
-    cell::Cell,
+    convert::Infallible,
     fmt,
     future::Future,
     panic::AssertUnwindSafe,
@@ -30,11 +30,10 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use crate::{
-    body::Body,
+    body::{Body, BodyLimit, BodyWait, BoxResponseFuture},
     context::RouteContext,
-    handler::BoxResponseFuture,
     method::METHODS,
-    request::{BodyLimit, ReceivedAt},
+    request::ReceivedAt,
     response::{HandlerError, IntoResponse},
 };
 
@@ -43,18 +42,6 @@ pub(crate) const TIMEOUT_STATUS: StatusCode = StatusCode::GATEWAY_TIMEOUT;
 
 /// The status when the handler was waiting for the request body at its deadline.
 pub(crate) const BODY_TIMEOUT_STATUS: StatusCode = StatusCode::REQUEST_TIMEOUT;
-
-thread_local! {
-    /// Set when a request body read returned `Pending` during the current poll of a
-    /// guarded handler.
-    static WAITING_FOR_BODY: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Called by the request body readers when the next bytes of the body have not arrived.
-#[inline]
-pub(crate) fn waiting_for_body() {
-    WAITING_FOR_BODY.set(true);
-}
 
 /// The per-route settings applied around one handler call.
 pub(crate) struct Guard {
@@ -75,7 +62,7 @@ impl Guard {
     #[inline]
     pub(crate) fn run<F>(
         self,
-        req: Request<Body>,
+        mut req: Request<Body>,
         ctx: RouteContext,
         call: impl FnOnce(Request<Body>, RouteContext) -> F,
     ) -> BoxResponseFuture
@@ -89,6 +76,14 @@ impl Guard {
                 .map_or_else(Instant::now, |at| at.0);
             start + max
         });
+        // Only a body that is not in memory can keep its reader waiting.
+        let watch = deadline.is_some() && req.body().is_streaming();
+        let wait = watch.then(|| {
+            let wait = BodyWait::default();
+            let body = std::mem::take(req.body_mut());
+            *req.body_mut() = body.watched(&wait);
+            wait
+        });
         let ctx = ctx.with_body_limit(self.body_limit);
         // A closure handler may run code (and panic) before it returns its future.
         match std::panic::catch_unwind(AssertUnwindSafe(move || call(req, ctx))) {
@@ -96,14 +91,14 @@ impl Guard {
                 future: AssertUnwindSafe(future).catch_unwind(),
                 sleep: None,
                 deadline,
-                on_body: false,
+                wait,
                 log: self.into_log(),
             }),
             Err(panic) => {
                 self.into_log().panicked(&*panic);
-                Box::pin(std::future::ready(
-                    StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-                ))
+                Box::pin(std::future::ready(Ok(
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                )))
             }
         }
     }
@@ -202,8 +197,8 @@ pin_project! {
         #[pin]
         sleep: Option<Sleep>,
         deadline: Option<Instant>,
-        // Whether the handler was waiting for the request body when last polled.
-        on_body: bool,
+        // Whether the handler is waiting for the request body (with a deadline only).
+        wait: Option<BodyWait>,
         log: LogFields,
     }
 }
@@ -212,30 +207,23 @@ impl<F> Future for Guarded<F>
 where
     F: Future<Output = Response<Body>>,
 {
-    type Output = Response<Body>;
+    type Output = Result<Response<Body>, Infallible>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response<Body>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let timed = this.deadline.is_some();
-        // Restored after the poll, for a guarded handler that calls another route.
-        let outer = timed && WAITING_FOR_BODY.replace(false);
-        let polled = this.future.poll(cx);
-        if timed {
-            *this.on_body = WAITING_FOR_BODY.replace(outer);
-        }
-        match polled {
+        match this.future.poll(cx) {
             Poll::Ready(Ok(mut res)) => {
                 if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
                     if let Some(error) = res.extensions_mut().remove::<HandlerError>() {
                         this.log.failed(&error);
                     }
                 }
-                return Poll::Ready(res);
+                return Poll::Ready(Ok(res));
             }
             Poll::Ready(Err(panic)) => {
                 this.log.panicked(&*panic);
-                return Poll::Ready(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+                return Poll::Ready(Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()));
             }
             Poll::Pending => {}
         }
@@ -245,12 +233,12 @@ where
             }
             if let Some(sleep) = this.sleep.as_pin_mut() {
                 if sleep.poll(cx).is_ready() {
-                    if *this.on_body {
+                    if this.wait.as_ref().is_some_and(BodyWait::is_waiting) {
                         this.log.body_timed_out();
-                        return Poll::Ready(BODY_TIMEOUT_STATUS.into_response());
+                        return Poll::Ready(Ok(BODY_TIMEOUT_STATUS.into_response()));
                     }
                     this.log.timed_out();
-                    return Poll::Ready(TIMEOUT_STATUS.into_response());
+                    return Poll::Ready(Ok(TIMEOUT_STATUS.into_response()));
                 }
             }
         }

@@ -6,18 +6,18 @@
 //! and `async fn()`. A tower `Service` can be used instead with
 //! [`RouteHandler::on_service`](crate::RouteHandler::on_service).
 
-use std::{future::Future, marker::PhantomData, pin::Pin};
+use std::{future::Future, marker::PhantomData};
 
 use http::{Request, Response};
 use tower::ServiceExt;
 use tower_service::Service;
 
 use crate::{
-    body::Body,
+    body::{Body, BodyLimit, BoxResponseFuture},
     context::RouteContext,
     extract::{FromRequest, FromRequestParts, RequestData},
     guard::Guard,
-    request::BodyLimit,
+    request::NextRequest,
     response::IntoResponse,
 };
 
@@ -104,6 +104,27 @@ where
     }
 }
 
+/// `async fn(NextRequest, RouteContext)`, the Next.js order.
+impl<F, Fut, R> Handler<(RequestFirst, NextRequest, RouteContext)> for F
+where
+    F: Fn(NextRequest, RouteContext) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoResponse,
+{
+    /// Reads are recorded at run time, through the [`RouteContext`].
+    const READS: RequestData = RequestData::NONE;
+
+    fn call(
+        &self,
+        req: Request<Body>,
+        ctx: RouteContext,
+    ) -> impl Future<Output = Response<Body>> + Send + 'static {
+        let req = NextRequest::with_context(req, &ctx);
+        let fut = self(req, ctx);
+        async move { fut.await.into_response() }
+    }
+}
+
 macro_rules! handler_with_parts {
     ($($p:ident),+) => {
         impl<F, Fut, R, M, $($p,)+ Last> Handler<(M, $($p,)+ Last)> for F
@@ -147,10 +168,6 @@ handler_with_parts!(A);
 handler_with_parts!(A, B);
 handler_with_parts!(A, B, C);
 handler_with_parts!(A, B, C, D);
-
-/// A boxed response future, the one allocation per handled request: handlers of different
-/// types sit side by side in one route, so their futures are erased.
-pub(crate) type BoxResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
 /// A handler with its types erased, as a route stores it.
 pub(crate) trait ErasedHandler: Send + Sync + 'static {

@@ -57,19 +57,23 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The module order. Data flows one way: request -> table match -> dispatch -> cache ->
+// guard -> handler -> response. Each module depends only on the modules declared above
+// it; `tests/module_order.rs` reads the `use crate::` paths of `src/` and fails on an
+// import against this order (rustfmt.toml keeps rustfmt from sorting it).
 pub mod body;
-pub mod cache;
+pub mod method;
+pub mod synth;
+pub mod response;
 pub mod context;
 pub mod extract;
+pub mod request;
+pub mod cache;
 mod guard;
 pub mod handler;
-pub mod metadata;
-pub mod method;
-pub mod request;
-pub mod response;
 mod route;
 pub mod routes;
-pub mod synth;
+pub mod metadata;
 
 /// The `cookie` crate, whose [`Cookie`](cookie::Cookie) type the request and response
 /// cookie helpers use (with its `time` re-export, for `Max-Age` and `Expires`).

@@ -64,6 +64,7 @@
 
 mod cookies;
 mod error;
+pub(crate) mod rejection;
 mod sse;
 
 use std::convert::Infallible;

@@ -12,19 +12,20 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response};
 use tower_service::Service;
 
 use crate::{
-    body::{Body, BoxError},
-    context::RouteContext,
-    extract::RequestData,
+    body::{Body, BodyLimit, BoxError, BoxResponseFuture},
+    cache::{
+        self, Cache, CacheConfig, ConfigError, Dynamic, Origin, Policy, Resolved, Revalidate,
+        Served,
+    },
+    context::{RequestData, RouteContext},
     guard::Guard,
-    handler::{BoxResponseFuture, ErasedHandler, Handler, HandlerFn, ServiceHandler},
-    method::{self, METHODS, MethodSet},
-    request::BodyLimit,
+    handler::{ErasedHandler, Handler, HandlerFn, ServiceHandler},
+    method::{self, Action, Dispatch, GET, Head, METHODS, MethodSet},
     response::IntoResponse,
-    synth,
 };
 
 /// One route's handlers, by method: the Rust form of a Next.js `route.ts` file.
@@ -75,8 +76,11 @@ pub struct RouteHandler {
     handlers: [Option<Box<dyn ErasedHandler>>; 7],
     methods: MethodSet,
     path: Option<Arc<str>>,
+    /// The URL the route table serves the route at (its pattern without groups).
+    url: Option<Arc<str>>,
     limits: Limits,
-    pub(crate) cache: crate::cache::RouteSettings,
+    cache_config: CacheConfig,
+    cache: Option<Cache>,
 }
 
 /// Per-route limits applied around every handler call (see [`Guard`]).
@@ -115,8 +119,10 @@ impl RouteHandler {
             handlers: Default::default(),
             methods: MethodSet::EMPTY,
             path: None,
+            url: None,
             limits: Limits::default(),
-            cache: Default::default(),
+            cache_config: CacheConfig::new(),
+            cache: None,
         }
     }
 
@@ -306,18 +312,125 @@ impl RouteHandler {
 
     /// Turns the route into a tower service, or reports every problem in its cache
     /// settings (see [`cache`](crate::cache)).
-    pub fn try_into_service(self) -> Result<RouteHandlerService, crate::cache::ConfigError> {
-        let cache = crate::cache::RouteCache::build(&self)?;
+    pub fn try_into_service(self) -> Result<RouteHandlerService, ConfigError> {
+        let cache = self.cached_get()?;
         Ok(RouteHandlerService {
             inner: Arc::new(Inner {
-                allow: self.methods.allow_header(),
+                dispatch: Dispatch::new(self.methods),
                 handlers: self.handlers,
-                methods: self.methods,
                 path: self.path,
                 limits: self.limits,
                 cache,
             }),
         })
+    }
+
+    /// The route at `url`, the URL the route table serves it at.
+    pub(crate) fn at_url(mut self, url: Arc<str>) -> Self {
+        self.url = Some(url);
+        self
+    }
+
+    /// Checks the cache settings; `None` when the `GET` responses are not cached.
+    fn cached_get(&self) -> Result<Option<Arc<Policy>>, ConfigError> {
+        let get_reads = self.reads(&Method::GET);
+        let resolved = self
+            .cache_config
+            .resolve(self.path_name(), get_reads.unwrap_or(RequestData::NONE))?;
+        if get_reads.is_none() {
+            return Ok(None);
+        }
+        match resolved {
+            Resolved::Uncached => Ok(None),
+            Resolved::ReadsRequestData { reads } => {
+                let name = self.path_name().unwrap_or("<unnamed>");
+                tracing::warn!(
+                    "Route {name} couldn't be rendered statically because it used {reads}; \
+                     its GET responses are not cached"
+                );
+                Ok(None)
+            }
+            Resolved::Cached(settings) => {
+                let cache = self
+                    .cache
+                    .clone()
+                    .unwrap_or_else(|| Cache::global().clone());
+                let literal = self.url.as_deref().or(self.path_name());
+                Ok(Some(Arc::new(Policy::new(settings, cache, literal))))
+            }
+        }
+    }
+}
+
+/// Route segment config, as a Next.js `route.ts` exports it. See the
+/// [`cache`](crate::cache) module for what each setting does.
+impl RouteHandler {
+    /// Sets `dynamic` (Next.js `export const dynamic`).
+    ///
+    /// ```
+    /// use route_handlers::{RouteHandler, cache::Dynamic};
+    ///
+    /// let route = RouteHandler::new()
+    ///     .get(|| async { "static" })
+    ///     .dynamic(Dynamic::ForceStatic)
+    ///     .into_service();
+    /// # let _ = route;
+    /// ```
+    pub fn dynamic(mut self, dynamic: Dynamic) -> Self {
+        self.cache_config = self.cache_config.dynamic(dynamic);
+        self
+    }
+
+    /// Sets `revalidate` (Next.js `export const revalidate`): seconds, a `Duration`, or
+    /// [`Revalidate::Never`].
+    ///
+    /// ```
+    /// use route_handlers::{RouteHandler, cache::Dynamic};
+    ///
+    /// // Contradictory settings are rejected when the route is built.
+    /// let err = RouteHandler::new()
+    ///     .get(|| async { "x" })
+    ///     .path("/x")
+    ///     .dynamic(Dynamic::ForceDynamic)
+    ///     .revalidate(60)
+    ///     .try_into_service()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().starts_with(
+    ///     "route /x: `dynamic = \"force-dynamic\"` contradicts `revalidate = 60`"
+    /// ));
+    /// ```
+    pub fn revalidate(mut self, revalidate: impl Into<Revalidate>) -> Self {
+        self.cache_config = self.cache_config.revalidate(revalidate);
+        self
+    }
+
+    /// Adds cache tags, for [`Revalidator::revalidate_tag`](crate::cache::Revalidator::revalidate_tag).
+    pub fn tags<I>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<Arc<str>>,
+    {
+        self.cache_config = self.cache_config.tags(tags);
+        self
+    }
+
+    /// Stores `GET` responses that carry `Set-Cookie` (see
+    /// [`CacheConfig::cache_set_cookie`]).
+    pub fn cache_set_cookie(mut self, enabled: bool) -> Self {
+        self.cache_config = self.cache_config.cache_set_cookie(enabled);
+        self
+    }
+
+    /// Stores this route's entries in `cache` rather than in [`Cache::global`](crate::cache::Cache::global). The route
+    /// table sets it for all its routes.
+    pub fn cache(mut self, cache: &Cache) -> Self {
+        self.cache = Some(cache.clone());
+        self
+    }
+
+    /// The cache settings collected so far.
+    pub fn cache_config(&self) -> &CacheConfig {
+        &self.cache_config
     }
 }
 
@@ -357,30 +470,40 @@ pub struct RouteHandlerService {
 
 struct Inner {
     handlers: [Option<Box<dyn ErasedHandler>>; 7],
-    methods: MethodSet,
-    allow: HeaderValue,
+    dispatch: Dispatch,
     path: Option<Arc<str>>,
     limits: Limits,
-    cache: Option<crate::cache::RouteCache>,
+    /// The cache of the route's `GET` responses, when they are cached.
+    cache: Option<Arc<Policy>>,
 }
 
 impl Inner {
-    /// The guard of one handler call, for a request that came with the method at `method`.
+    /// Calls handler `i` inside the route's guard, for a request that came with `method`.
     #[inline]
-    fn guard(&self, method: usize) -> Guard {
-        Guard {
+    fn call(
+        &self,
+        i: usize,
+        method: &Method,
+        req: Request<Body>,
+        ctx: RouteContext,
+    ) -> BoxResponseFuture {
+        let handler = self.handlers[i]
+            .as_ref()
+            .expect("the dispatch table calls only handlers the route has");
+        let guard = Guard {
             route: self.path.clone(),
-            method,
+            method: method::index_of(method).unwrap_or(i),
             max_duration: self.limits.max_duration,
             body_limit: self.limits.body_limit,
-        }
+        };
+        handler.call_guarded(req, ctx, guard)
     }
 }
 
 impl RouteHandlerService {
     /// The methods that have handlers.
     pub fn methods(&self) -> MethodSet {
-        self.inner.methods
+        self.inner.dispatch.methods()
     }
 
     /// The route's pattern, when set (see [`RouteHandler::path`]).
@@ -390,69 +513,60 @@ impl RouteHandlerService {
 
     /// The `Allow` header value this route sends.
     pub fn allow(&self) -> &HeaderValue {
-        &self.inner.allow
+        self.inner.dispatch.allow()
     }
 
     /// Answers `req` with the path parameters in `ctx`.
+    ///
+    /// The request goes through the route's dispatch table: a method without a handler is
+    /// answered `405` (or `204` for `OPTIONS`); a `HEAD` without a handler runs the `GET`
+    /// handler, which sees the method `HEAD`, and loses its body. A cached `GET` (or such a
+    /// `HEAD`) is answered by the cache, which fills entries with requests of its own.
     #[inline]
-    pub fn call_with_context(&self, mut req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
+    pub fn call_with_context(&self, req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
         let inner = &*self.inner;
-        if let Some(cache) = &inner.cache {
-            if let Some(start) = cache.intercept(self, &mut req, &ctx) {
-                let kind = match start {
-                    crate::cache::Start::Ready(res) => Kind::Ready(Some(res)),
-                    crate::cache::Start::Pending(future) => Kind::Handler { future, head: None },
-                };
-                return ResponseFuture { kind };
-            }
-        }
-        let kind = match method::index_of(req.method()) {
-            Some(i) => match &inner.handlers[i] {
-                Some(handler) => {
-                    let head = (i == method::HEAD).then(|| synth::Head::own(req.headers()));
-                    Kind::Handler {
-                        future: handler.call_guarded(req, ctx, inner.guard(i)),
-                        head,
-                    }
+        let action = inner.dispatch.action(req.method());
+        let head = Head::of(req.method(), action, req.headers());
+        let (req, ctx) = match (action, &inner.cache) {
+            (Action::Call(GET), Some(policy)) => {
+                match cache::serve(policy, req, ctx, || GetHandler(self.clone())) {
+                    Served::Ready(res) => return ResponseFuture::ready(res, head),
+                    Served::Later(future) => return ResponseFuture::later(future, head),
+                    Served::Bypass(req, ctx) => (req, ctx),
                 }
-                None if i == method::HEAD => match &inner.handlers[method::GET] {
-                    Some(get) => {
-                        let head = Some(synth::Head::derived(req.headers()));
-                        *req.method_mut() = Method::GET;
-                        Kind::Handler {
-                            future: get.call_guarded(req, ctx, inner.guard(i)),
-                            head,
-                        }
-                    }
-                    None => Kind::Ready(Some(method::method_not_allowed(&inner.allow))),
-                },
-                None if i == method::OPTIONS => Kind::Ready(Some(method::with_allow(
-                    StatusCode::NO_CONTENT,
-                    &inner.allow,
-                ))),
-                None => Kind::Ready(Some(method::method_not_allowed(&inner.allow))),
-            },
-            None => Kind::Ready(Some(method::method_not_allowed(&inner.allow))),
+            }
+            (Action::Call(_), _) => (req, ctx),
+            (Action::Options | Action::NotAllowed, _) => {
+                return ResponseFuture::ready(inner.dispatch.answer(action), head);
+            }
         };
-        ResponseFuture { kind }
+        let Action::Call(i) = action else {
+            unreachable!("only calls reach the handlers")
+        };
+        let method = req.method().clone();
+        ResponseFuture::later(inner.call(i, &method, req, ctx), head)
     }
-}
 
-impl RouteHandlerService {
     /// `None` when the route's `GET` responses are not cached; otherwise the revalidate
     /// window, `None` for an entry kept until it is invalidated.
     pub(crate) fn cached_window(&self) -> Option<Option<std::time::Duration>> {
-        self.inner.cache.as_ref().map(|c| c.revalidate_window())
+        self.inner.cache.as_ref().map(|c| c.settings.revalidate)
     }
+}
 
-    /// Runs the `GET` handler; the cache fills entries with it.
-    pub(crate) fn call_get(&self, req: Request<Body>, ctx: RouteContext) -> BoxResponseFuture {
-        match &self.inner.handlers[method::GET] {
-            Some(get) => get.call_guarded(req, ctx, self.inner.guard(method::GET)),
-            None => Box::pin(std::future::ready(method::method_not_allowed(
-                &self.inner.allow,
-            ))),
-        }
+/// The route's `GET` handler as the origin its cache fills entries from.
+#[derive(Clone)]
+struct GetHandler(RouteHandlerService);
+
+impl Origin<Body> for GetHandler {
+    type Error = Infallible;
+
+    fn call(
+        &self,
+        req: Request<Body>,
+        ctx: RouteContext,
+    ) -> impl Future<Output = Result<Response<Body>, Infallible>> + Send + 'static {
+        self.0.inner.call(GET, &Method::GET, req, ctx)
     }
 }
 
@@ -460,7 +574,7 @@ impl fmt::Debug for RouteHandlerService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RouteHandlerService")
             .field("path", &self.inner.path)
-            .field("methods", &self.inner.methods)
+            .field("methods", &self.inner.dispatch.methods())
             .finish_non_exhaustive()
     }
 }
@@ -490,18 +604,28 @@ where
     }
 }
 
-/// The response future of [`RouteHandlerService`].
-pub struct ResponseFuture {
-    kind: Kind,
+pin_project_lite::pin_project! {
+    /// The response future of [`RouteHandlerService`].
+    pub struct ResponseFuture {
+        #[pin]
+        inner: method::ResponseFuture<BoxResponseFuture, Body>,
+    }
 }
 
-enum Kind {
-    Handler {
-        future: BoxResponseFuture,
-        /// Set for a `HEAD` request: its response loses its body.
-        head: Option<synth::Head>,
-    },
-    Ready(Option<Response<Body>>),
+impl ResponseFuture {
+    fn ready(res: Response<Body>, head: Option<Head>) -> Self {
+        Self {
+            inner: method::ResponseFuture::ready(res, head)
+                .unsized_empty(Body::empty_of_unknown_size),
+        }
+    }
+
+    fn later(future: BoxResponseFuture, head: Option<Head>) -> Self {
+        Self {
+            inner: method::ResponseFuture::inner(future, head)
+                .unsized_empty(Body::empty_of_unknown_size),
+        }
+    }
 }
 
 impl Future for ResponseFuture {
@@ -509,16 +633,7 @@ impl Future for ResponseFuture {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().kind {
-            Kind::Handler { future, head } => match future.as_mut().poll(cx) {
-                Poll::Ready(res) => Poll::Ready(Ok(match head {
-                    Some(head) => head.strip(res, Body::empty_of_unknown_size),
-                    None => res,
-                })),
-                Poll::Pending => Poll::Pending,
-            },
-            Kind::Ready(res) => Poll::Ready(Ok(res.take().expect("polled after completion"))),
-        }
+        self.project().inner.poll(cx)
     }
 }
 

@@ -112,199 +112,29 @@
 //! # }
 //! ```
 
-use std::{
-    fmt,
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll},
-};
+use std::task::{Context, Poll};
 
-use http::{
-    HeaderMap, HeaderValue, Method, Request, Response, StatusCode,
-    header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH},
-};
-use pin_project_lite::pin_project;
+use http::{Method, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::method::{self, MethodSet};
-
-/// How the response to a `HEAD` request is made bodiless, decided from the request before it
-/// is moved.
-///
-/// Every response to `HEAD` loses its body here, also one from a user's own `HEAD` handler:
-/// HTTP/1.1 servers drop such a body, but HTTP/2 framing does not know `HEAD`, so a body
-/// would reach the client (and hyper's HTTP/2 client resets the stream).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Head {
-    /// The response comes from the `GET` handler, and stands for what `GET` would send.
-    derived: bool,
-    /// The request accepts a content coding other than `identity`, so a compression layer
-    /// outside this one may still encode the `GET` response, changing its length.
-    encodable: bool,
-}
-
-impl Head {
-    /// For a `HEAD` answered by the `GET` handler.
-    #[inline]
-    pub(crate) fn derived(headers: &HeaderMap) -> Self {
-        Self {
-            derived: true,
-            encodable: accepts_encoding(headers),
-        }
-    }
-
-    /// For a `HEAD` answered by the service's own `HEAD` handler.
-    #[inline]
-    pub(crate) fn own(headers: &HeaderMap) -> Self {
-        Self {
-            derived: false,
-            encodable: accepts_encoding(headers),
-        }
-    }
-
-    /// Drops the body of `res`, keeping an honest `Content-Length`.
-    ///
-    /// For a response derived from `GET`:
-    /// - a body of exact size sets `Content-Length` to that size, what `GET` would send;
-    /// - a body of unknown size keeps the `Content-Length` the handler set, if any, so a body
-    ///   of unknown length is never reported as `0`;
-    /// - when the request accepts a content coding and the response has no
-    ///   `Content-Encoding`, `Content-Length` is removed instead: a compression layer outside
-    ///   would encode the `GET` response to a length unknown here (and drop its
-    ///   `Content-Length`). RFC 9110 §9.3.2 lets a server omit such a field.
-    ///
-    /// A response of the service's own `HEAD` handler keeps its headers; only a body it
-    /// returned is dropped, and its exact size becomes `Content-Length` when the handler set
-    /// none (as an HTTP/1.1 server would send).
-    ///
-    /// The new body is `B::default()` (for the bodies of `http-body-util` and axum, exactly
-    /// empty) unless `Content-Length` is left out for a request that accepts no coding: then
-    /// it is `unsized_empty()`, an empty body that does not state its size, so that a layer
-    /// outside does not fill in `content-length: 0`. For a request that accepts a coding, an
-    /// exactly empty body keeps a compression layer outside from encoding the `HEAD`
-    /// response (its encoder would send framing bytes, which HTTP/2 delivers as content).
-    pub(crate) fn strip<B>(
-        self,
-        mut res: Response<B>,
-        unsized_empty: impl FnOnce() -> B,
-    ) -> Response<B>
-    where
-        B: http_body::Body + Default,
-    {
-        if !self.derived && res.body().is_end_stream() {
-            return res;
-        }
-        // Whether the response goes out with a `Content-Length`. Worked out in place: the
-        // response is not taken apart, and each header is looked up at most once.
-        let mut has_length = true;
-        if may_have_content_length(res.status()) {
-            let exact = res.body().size_hint().exact();
-            let headers = res.headers_mut();
-            let length_is_final = !self.encodable || headers.contains_key(CONTENT_ENCODING);
-            has_length = match exact {
-                _ if self.derived && !length_is_final => {
-                    headers.remove(CONTENT_LENGTH);
-                    false
-                }
-                Some(len) if length_is_final && self.derived => {
-                    headers.insert(CONTENT_LENGTH, content_length(len));
-                    true
-                }
-                Some(len) if length_is_final => {
-                    headers
-                        .entry(CONTENT_LENGTH)
-                        .or_insert_with(|| content_length(len));
-                    true
-                }
-                _ => headers.contains_key(CONTENT_LENGTH),
-            };
-        }
-        *res.body_mut() = if has_length || self.encodable {
-            B::default()
-        } else {
-            unsized_empty()
-        };
-        res
-    }
-}
-
-/// `len` as a `Content-Length` value. Lengths below 1000 come from a static table, so the
-/// common case of a short body does not allocate (a `HeaderValue` made at run time holds
-/// its bytes in a new allocation).
-fn content_length(len: u64) -> HeaderValue {
-    /// `000` to `999`, three digits each.
-    static DIGITS: [u8; 3000] = {
-        let mut out = [0; 3000];
-        let mut i = 0;
-        while i < 1000 {
-            out[3 * i] = b'0' + (i / 100) as u8;
-            out[3 * i + 1] = b'0' + (i / 10 % 10) as u8;
-            out[3 * i + 2] = b'0' + (i % 10) as u8;
-            i += 1;
-        }
-        out
-    };
-    match usize::try_from(len) {
-        Ok(n) if n < 1000 => {
-            let skip = match n {
-                0..10 => 2,
-                10..100 => 1,
-                _ => 0,
-            };
-            let digits: &'static [u8] = &DIGITS[3 * n + skip..3 * n + 3];
-            HeaderValue::from_maybe_shared(bytes::Bytes::from_static(digits))
-                .expect("ASCII digits are a valid header value")
-        }
-        _ => HeaderValue::from(len),
-    }
-}
-
-/// Whether `Accept-Encoding` names a coding other than `identity` that is not refused with
-/// `q=0`. A value that is not visible ASCII counts as accepting one.
-fn accepts_encoding(headers: &HeaderMap) -> bool {
-    headers.get_all(ACCEPT_ENCODING).iter().any(|value| {
-        let Ok(value) = value.to_str() else {
-            return true;
-        };
-        value.split(',').any(|item| {
-            let mut params = item.split(';');
-            let coding = params.next().unwrap_or("").trim();
-            if coding.is_empty() || coding.eq_ignore_ascii_case("identity") {
-                return false;
-            }
-            !params.any(|param| {
-                let param = param.trim();
-                let q = param
-                    .strip_prefix("q=")
-                    .or_else(|| param.strip_prefix("Q="));
-                q.is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q == 0.0))
-            })
-        })
-    })
-}
-
-fn may_have_content_length(status: StatusCode) -> bool {
-    !(status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED)
-}
+#[doc(inline)]
+pub use crate::method::ResponseFuture;
+use crate::method::{Action, Dispatch, Head, METHODS, MethodSet};
 
 /// Synthesizes `HEAD` from `GET` and answers `OPTIONS` for a service that lacks them.
 ///
 /// See the [module docs](self).
 #[derive(Clone, Debug)]
 pub struct HeadOptionsLayer {
-    methods: MethodSet,
-    allow: HeaderValue,
+    dispatch: Dispatch,
 }
 
 impl HeadOptionsLayer {
     /// A layer for a service that implements `methods`.
     pub fn new(methods: MethodSet) -> Self {
         Self {
-            methods,
-            allow: methods.allow_header(),
+            dispatch: Dispatch::new(methods),
         }
     }
 }
@@ -315,8 +145,7 @@ impl<S> Layer<S> for HeadOptionsLayer {
     fn layer(&self, inner: S) -> Self::Service {
         HeadOptions {
             inner,
-            methods: self.methods,
-            allow: self.allow.clone(),
+            dispatch: self.dispatch.clone(),
         }
     }
 }
@@ -325,8 +154,7 @@ impl<S> Layer<S> for HeadOptionsLayer {
 #[derive(Clone, Debug)]
 pub struct HeadOptions<S> {
     inner: S,
-    methods: MethodSet,
-    allow: HeaderValue,
+    dispatch: Dispatch,
 }
 
 impl<S> HeadOptions<S> {
@@ -343,6 +171,11 @@ impl<S> HeadOptions<S> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
     }
 
     /// The wrapped service, consuming `self`.
@@ -365,75 +198,21 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let m = req.method();
-        let kind = if *m == Method::HEAD {
-            if !self.methods.has(method::HEAD) && self.methods.has(method::GET) {
-                let head = Head::derived(req.headers());
-                *req.method_mut() = Method::GET;
-                Kind::Head {
-                    future: self.inner.call(req),
-                    head,
+        let action = self.dispatch.action(req.method());
+        let head = Head::of(req.method(), action, req.headers());
+        match action {
+            // The inner service picks its handler by method: `HEAD` goes to it as `GET`.
+            Action::Call(i) => {
+                if *req.method() == Method::HEAD && i != crate::method::HEAD {
+                    *req.method_mut() = METHODS[i].clone();
                 }
-            } else {
-                let head = Head::own(req.headers());
-                Kind::Head {
-                    future: self.inner.call(req),
-                    head,
-                }
+                ResponseFuture::inner(self.inner.call(req), head)
             }
-        } else if *m == Method::OPTIONS && !self.methods.has(method::OPTIONS) {
-            Kind::Ready {
-                response: Some(method::with_allow(StatusCode::NO_CONTENT, &self.allow)),
-            }
-        } else {
-            Kind::Inner {
-                future: self.inner.call(req),
-            }
-        };
-        ResponseFuture { kind }
-    }
-}
-
-pin_project! {
-    /// The response future of [`HeadOptions`].
-    pub struct ResponseFuture<F, B> {
-        #[pin]
-        kind: Kind<F, B>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F, B> {
-        Inner { #[pin] future: F },
-        Head { #[pin] future: F, head: Head },
-        Ready { response: Option<Response<B>> },
-    }
-}
-
-impl<F, B, E> Future for ResponseFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-    B: http_body::Body + Default,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future } => future.poll(cx),
-            KindProj::Head { future, head } => {
-                future.poll(cx).map_ok(|res| head.strip(res, B::default))
-            }
-            KindProj::Ready { response } => {
-                Poll::Ready(Ok(response.take().expect("polled after completion")))
-            }
+            Action::Options => ResponseFuture::ready(self.dispatch.answer(action), None),
+            // Not synthesized: the inner service answers (and a `HEAD` response still loses
+            // its body).
+            Action::NotAllowed => ResponseFuture::inner(self.inner.call(req), head),
         }
-    }
-}
-
-impl<F, B> fmt::Debug for ResponseFuture<F, B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
@@ -441,7 +220,10 @@ impl<F, B> fmt::Debug for ResponseFuture<F, B> {
 mod tests {
     use super::*;
     use crate::Body;
-    use http::header::ALLOW;
+    use http::{
+        HeaderValue, StatusCode,
+        header::{ALLOW, CONTENT_LENGTH},
+    };
     use http_body_util::BodyExt;
     use std::{
         convert::Infallible,
@@ -494,142 +276,6 @@ mod tests {
         let req = Request::builder().method("HEAD").body(()).unwrap();
         let res = svc.oneshot(req).await.unwrap();
         assert_eq!(res.headers()[CONTENT_LENGTH], "3");
-    }
-
-    #[test]
-    fn accepts_encoding_cases() {
-        let cases: &[(&[&str], bool)] = &[
-            (&[], false),
-            (&["identity"], false),
-            (&["gzip"], true),
-            (&["gzip, deflate, br"], true),
-            (&["*"], true),
-            (&["identity;q=1, gzip;q=0"], false),
-            (&["gzip; q=0.0"], false),
-            (&["gzip;Q=0.000"], false),
-            (&["gzip;q=0.5"], true),
-            (&["identity", "br"], true),
-            (&[" , "], false),
-        ];
-        for (values, expected) in cases {
-            let mut headers = HeaderMap::new();
-            for v in *values {
-                headers.append(ACCEPT_ENCODING, HeaderValue::from_static(v));
-            }
-            assert_eq!(accepts_encoding(&headers), *expected, "{values:?}");
-        }
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT_ENCODING,
-            HeaderValue::from_bytes(b"gz\xffip").unwrap(),
-        );
-        assert!(accepts_encoding(&headers));
-    }
-
-    #[test]
-    fn head_content_length_table() {
-        // (derived, accept-encoding, content-encoding set, body, content-length set by the
-        //  handler) -> content-length sent
-        let exact = || Body::from("hello");
-        type Case = (bool, Option<&'static str>, bool, Body, Option<&'static str>);
-        let cases: Vec<(Case, Option<&str>)> = vec![
-            ((true, None, false, exact(), None), Some("5")),
-            ((true, None, false, exact(), Some("99")), Some("5")),
-            ((true, None, false, Body::empty(), None), Some("0")),
-            ((true, None, false, stream_body(), None), None),
-            ((true, None, false, stream_body(), Some("3")), Some("3")),
-            ((true, Some("gzip"), false, exact(), None), None),
-            ((true, Some("gzip"), false, stream_body(), Some("3")), None),
-            ((true, Some("gzip"), true, exact(), None), Some("5")),
-            ((true, Some("identity"), false, exact(), None), Some("5")),
-            ((false, None, false, exact(), None), Some("5")),
-            ((false, None, false, exact(), Some("7")), Some("7")),
-            ((false, None, false, Body::empty(), Some("12")), Some("12")),
-            (
-                (false, Some("gzip"), false, Body::empty(), Some("12")),
-                Some("12"),
-            ),
-            ((false, Some("gzip"), false, exact(), None), None),
-            ((false, None, false, stream_body(), None), None),
-        ];
-        for (i, ((derived, accept, encoded, body, handler_len), expected)) in
-            cases.into_iter().enumerate()
-        {
-            let mut req = HeaderMap::new();
-            if let Some(accept) = accept {
-                req.insert(ACCEPT_ENCODING, HeaderValue::from_static(accept));
-            }
-            let head = if derived {
-                Head::derived(&req)
-            } else {
-                Head::own(&req)
-            };
-            let mut res = Response::new(body);
-            if encoded {
-                res.headers_mut()
-                    .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            }
-            if let Some(len) = handler_len {
-                res.headers_mut()
-                    .insert(CONTENT_LENGTH, HeaderValue::from_static(len));
-            }
-            let res = head.strip(res, Body::empty_of_unknown_size);
-            let sent = res
-                .headers()
-                .get(CONTENT_LENGTH)
-                .map(|v| v.to_str().unwrap());
-            assert_eq!(sent, expected, "case {i}");
-            assert!(http_body::Body::is_end_stream(res.body()), "case {i}");
-            // Without a length and without a coding to fear, the empty body does not state
-            // its size, so no layer outside fills in `content-length: 0`.
-            let unsized_body = expected.is_none() && accept.is_none();
-            assert_eq!(
-                http_body::Body::size_hint(res.body()).exact().is_none(),
-                unsized_body,
-                "case {i}"
-            );
-        }
-    }
-
-    #[test]
-    fn content_length_values() {
-        for len in [
-            0u64,
-            7,
-            9,
-            10,
-            13,
-            99,
-            100,
-            512,
-            999,
-            1000,
-            1040,
-            123_456_789,
-            u64::MAX,
-        ] {
-            assert_eq!(content_length(len), len.to_string(), "{len}");
-        }
-        for len in 0..2000u64 {
-            assert_eq!(
-                content_length(len)
-                    .to_str()
-                    .unwrap()
-                    .parse::<u64>()
-                    .unwrap(),
-                len
-            );
-        }
-    }
-
-    #[test]
-    fn head_never_sets_content_length_on_204_or_304() {
-        for status in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {
-            let mut res = Response::new(Body::from("x"));
-            *res.status_mut() = status;
-            let res = Head::derived(&HeaderMap::new()).strip(res, Body::default);
-            assert!(res.headers().get(CONTENT_LENGTH).is_none(), "{status}");
-        }
     }
 
     #[tokio::test]

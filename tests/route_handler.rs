@@ -87,13 +87,15 @@ async fn a_method_the_route_lacks_never_reaches_a_handler() {
 }
 
 #[tokio::test]
-async fn head_runs_get_as_get_and_sends_no_body() {
+async fn head_runs_the_get_handler_which_sees_head_and_sends_no_body() {
+    // As in Next.js and axum, the `GET` handler answering a `HEAD` sees the method `HEAD`
+    // (so it may skip work on the body); the body it returns is dropped.
     let svc = RouteHandler::new()
         .get(|req: Request<Body>| async move { format!("method={}", req.method()) })
         .into_service();
     let (s, h, b) = send(&svc, "HEAD", "").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(h[header::CONTENT_LENGTH], "10");
+    assert_eq!(h[header::CONTENT_LENGTH], "11");
     assert_eq!(h[header::CONTENT_TYPE], "text/plain; charset=utf-8");
     assert!(b.is_empty());
     let (_, _, b) = send(&svc, "GET", "").await;

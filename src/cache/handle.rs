@@ -2,10 +2,8 @@
 
 use std::{fmt, sync::Arc};
 
-use super::{
-    engine::{Shared, lock},
-    store::{CacheKey, StoreError},
-};
+use super::{Shared, flight::lock, store::StoreError};
+use crate::context::canonical_path;
 
 /// Invalidates entries of one [`Cache`](super::Cache), like Next.js' `revalidatePath` and
 /// `revalidateTag`. Cloning is cheap; hand it to the handlers that change data.
@@ -16,9 +14,10 @@ use super::{
 /// waiting on it, but its response is not stored, and requests that come after the
 /// invalidation start a fill of their own.
 ///
-/// A fill is detached by path, and by the tags of its route config; tags that only the
-/// response carries ([`CacheTags`](super::CacheTags)) are known once the fill ends, when
-/// the store's fence keeps its response out.
+/// Every tag fences the same way, the route's own and those a response carries
+/// ([`CacheTags`](super::CacheTags)): the tags of a response still being made are not
+/// known yet, so `revalidate_tag` detaches every fill in flight, and the store's fence keeps
+/// the responses of those that carry the tag out of the cache.
 ///
 /// ```
 /// use route_handlers::{RouteHandler, cache::{Cache, Dynamic}};
@@ -51,19 +50,21 @@ impl Revalidator {
         Self { shared }
     }
 
-    /// Invalidates the entries of `path` (normalised like keys: the query and a trailing
-    /// slash are dropped), on every host.
+    /// Invalidates the entries of `path` on every host. The path is made
+    /// [canonical](crate::context::canonical_path) as keys are (the query and a trailing slash
+    /// dropped, escapes of unreserved characters decoded), so every spelling of it names the
+    /// same entry.
     pub async fn revalidate_path(&self, path: &str) -> Result<(), StoreError> {
-        let path = CacheKey::normalize_path(path).into_owned();
+        let path = canonical_path(path).into_owned();
         let result = self.shared.store.invalidate_path(&path).await;
-        lock(&self.shared.flights).detach(|key, _| key.path() == path);
+        lock(&self.shared.flights).detach_path(&path);
         result
     }
 
-    /// Invalidates the entries tagged `tag`.
+    /// Invalidates the entries tagged `tag`, by the route's config or by the response.
     pub async fn revalidate_tag(&self, tag: &str) -> Result<(), StoreError> {
         let result = self.shared.store.invalidate_tag(tag).await;
-        lock(&self.shared.flights).detach(|_, tags| tags.iter().any(|t| &**t == tag));
+        lock(&self.shared.flights).detach_tag(tag);
         result
     }
 }

@@ -7,19 +7,22 @@ use tower_layer::Layer;
 use super::{
     Cache, CacheService,
     config::{CacheConfig, ConfigError, Resolved, Settings},
-    engine::Policy,
+    policy::Policy,
 };
 use crate::extract::RequestData;
 
 /// Caches the `GET` responses of the service it wraps, by the rules of the
 /// [module docs](super).
 ///
-/// The layer cannot see what a plain service reads, so with `Dynamic::Auto` or
-/// `Dynamic::Error` it relies on the service recording reads in the request's
-/// [`ReadTracker`](crate::extract::ReadTracker); around a service that reads headers,
-/// cookies or the query directly, use `Dynamic::ForceStatic`, which hands it a request
-/// holding only the path. `HEAD` is answered from the `GET` entry, and a `HEAD` miss calls
-/// the service with `GET`.
+/// A fill calls the service with a request made from the cache key alone (the canonical
+/// path, no query, no headers but `Host` when keyed by host), so nothing a client sent can
+/// reach a shared entry. The layer cannot see what a plain service reads, so with
+/// `Dynamic::Auto` or `Dynamic::Error` it relies on the service reading the request through
+/// [`NextRequest`](crate::request::NextRequest), which records its reads in the
+/// [`RouteContext`](crate::RouteContext) the fill puts in the request extensions; a read
+/// keeps the response out of the cache. Around a service that reads headers, cookies or the
+/// query directly, use `Dynamic::ForceStatic`. `HEAD` is answered from the `GET` entry, and a
+/// `HEAD` miss fills it with a `GET`.
 ///
 /// Entries go to [`Cache::global`] unless [`cache`](Self::cache) names another.
 ///

@@ -164,7 +164,12 @@ impl MemoryStore {
         let sink = evicted.clone();
         let policy = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|_key: &PolicyKey, entry: &Arc<CachedResponse>| entry.weight())
+            // The key's text is one allocation shared by the index, moka and the entry
+            // (see `CacheKey`); count it once, with the entry.
+            .weigher(|key: &PolicyKey, entry: &Arc<CachedResponse>| {
+                let key_len = u32::try_from(key.0.as_str().len()).unwrap_or(u32::MAX);
+                entry.weight().saturating_add(key_len)
+            })
             .eviction_listener(move |key, entry, cause| {
                 if cause != moka::notification::RemovalCause::Replaced {
                     lock(&sink).push((key, entry));

@@ -12,24 +12,37 @@
 //! | `revalidate(n)` or `revalidate(Revalidate::Never)` | cached while the handler reads no request data |
 //! | `dynamic(Dynamic::ForceDynamic)` | never cached |
 //!
-//! Only `GET` is cached, and `HEAD` is answered from the `GET` entry. Every other method
-//! on the same route runs its handler every time and sees the full request.
+//! Only `GET` is cached. A `HEAD` becomes a `GET` before it reaches the cache, and the
+//! answer loses its body by the same rule as any `HEAD` the crate answers (see
+//! [`synth`](crate::synth)). Every other method on the same route runs its handler every
+//! time and sees the full request.
 //!
-//! # Request data and the shared key
+//! # One resource, one key
 //!
-//! An entry is keyed by the normalised path without its query (plus the host with
-//! [`CacheBuilder::key_by_host`]), so it must not depend on anything else a request
-//! carries:
+//! An entry is keyed by the [canonical path](crate::context::canonical_path) (escapes of
+//! unreserved characters decoded, hex uppercased, no trailing slash, no query), the one the
+//! route table matched, so `/api/time`, `/api/%74ime` and `/api/time/` are one entry and one
+//! handler run; [`Revalidator::revalidate_path`] makes its argument canonical the same way.
+//! With [`CacheBuilder::key_by_host`] the key also holds the request's authority: the
+//! request target's (absolute-form, or HTTP/2 `:authority`), which makes `Host` irrelevant
+//! (RFC 9112 §3.2.2), else `Host`. A request that names no host shares no entry.
 //!
-//! - `ForceStatic`: the `GET` handler that fills the cache gets a fresh request with method
-//!   `GET`, the normalised path, no query, no headers (but `Host` when keyed by host), no
-//!   extensions but the route's params; whatever a client sends cannot reach it.
+//! # Fills see no client
+//!
+//! A fill is made from the key, never forwarded from a client: method `GET`, the canonical
+//! path, no query, no headers (but `Host`, the key's authority, when keyed by host), no
+//! extensions, an empty body, and the route's params. Whatever a client sends cannot reach
+//! a shared entry, whichever accessor a handler uses.
+//!
+//! - `ForceStatic`: the handler always sees such a request, also when its response is not
+//!   shared.
 //! - `Auto` with `revalidate`: a handler whose arguments declare request-time reads
 //!   ([`Handler::READS`](crate::handler::Handler::READS), such as one taking the whole
 //!   `Request<Body>`) makes the route dynamic, with one warning naming the route and what it
-//!   reads. The filling request also carries a [`ReadTracker`](crate::extract::ReadTracker):
-//!   a read recorded during the fill keeps the response out of the cache, makes the route
-//!   dynamic and warns once.
+//!   reads. A read recorded during a fill ([`NextRequest`](crate::request::NextRequest)'s
+//!   accessors, [`RouteContext::record`](crate::RouteContext::record)) discards the
+//!   response, makes the route dynamic and warns once; the clients that waited are answered
+//!   by an ordinary run with their own requests.
 //! - `Error`: the same reads are an error: when the route is built for declared reads
 //!   (``Route /x with `dynamic = "error"` couldn't be rendered statically because it used
 //!   `request.headers` ``), and at the fill for recorded ones (answered `500`, logged).
@@ -41,7 +54,10 @@
 //! Status below 400 or 404, headers and the body bytes. Not stored: a response with
 //! `Cache-Control: no-store`, `private` or `no-cache`; with `Vary: *` (with any `Vary` unless
 //! `ForceStatic`); with `Set-Cookie`, unless [`CacheConfig::cache_set_cookie`]; a body over
-//! [`CacheBuilder::max_body_size`] (it streams through to its client, uncached). Hop-by-hop
+//! [`CacheBuilder::max_body_size`]: it streams through to its client, and the key is passed
+//! through for a while (its revalidate window, clamped to 30 s – 5 min; until an
+//! invalidation of its path or tags), so later requests stream straight from the handler
+//! without buffering or waiting on one another (they carry no cache status). Hop-by-hop
 //! headers and trailers are dropped.
 //!
 //! A response that may not be stored or shared (one with `Set-Cookie`, say) goes only to the
@@ -59,9 +75,10 @@
 //! | `STALE` | served from an entry past its `revalidate` window; one background regeneration runs |
 //! | `REVALIDATED` | the entry was invalidated on demand; the handler ran to replace it |
 //!
-//! A regeneration that fails (status 500 or above, an error or a panic) keeps the stale
-//! entry in service and is retried after its `revalidate` window clamped to 3–30 s, as
-//! Next.js does. Concurrent misses of one key run the handler once; that run goes on if the
+//! A regeneration whose response may not be stored (status 500 or above, any status but
+//! one below 400 or 404, `Set-Cookie`, `private`, a body over the cap, an error or a panic)
+//! keeps the stale entry in service and is retried after its `revalidate` window clamped to
+//! 3–30 s, as Next.js does for failures. Concurrent misses of one key run the handler once; that run goes on if the
 //! client that started it disconnects, and is dropped after [`CacheBuilder::fill_timeout`]
 //! (60 s by default) so that a handler that never ends cannot hold its key. Responses served from an entry carry `Age`, a strong
 //! `ETag` (a hash of the body, unless the handler set one; a matching `If-None-Match` is
@@ -72,9 +89,10 @@
 //! # Invalidation
 //!
 //! [`Revalidator::revalidate_path`] and [`Revalidator::revalidate_tag`] (tags come from the
-//! route config and from a [`CacheTags`] response extension) invalidate entries; the next
-//! request waits for a fresh response (`REVALIDATED`). A regeneration that started before
-//! the purge cannot write its old value back.
+//! route config and from a [`CacheTags`] response extension, and both fence alike)
+//! invalidate entries; the next request waits for a fresh response (`REVALIDATED`). A fill
+//! that was running when the purge returned cannot write its old value back, and requests
+//! that come after the purge never wait on it: they start a fill of their own.
 //!
 //! # Where entries live
 //!
@@ -123,12 +141,14 @@
 
 mod body;
 mod config;
-mod engine;
-mod future;
+mod fill;
+mod flight;
 mod handle;
 mod layer;
+mod lookup;
 mod memory;
-mod route;
+mod policy;
+mod respond;
 mod service;
 mod store;
 
@@ -143,17 +163,18 @@ use http::{HeaderName, HeaderValue};
 #[doc(inline)]
 pub use self::{
     config::{CacheConfig, ConfigError, ConfigProblem, Dynamic, Revalidate},
-    future::ResponseFuture,
     handle::Revalidator,
     layer::CacheLayer,
     memory::{DEFAULT_MAX_BYTES, MemoryStore},
-    service::CacheService,
+    service::{CacheService, ResponseFuture},
     store::{CacheKey, CacheStore, CachedResponse, EntryMeta, Lookup, StoreError, StoreFuture},
 };
 
 pub(crate) use self::{
-    engine::Start,
-    route::{RouteCache, RouteSettings},
+    config::Resolved,
+    fill::Origin,
+    lookup::{Served, serve},
+    policy::Policy,
 };
 
 /// The response header that tells how the cache answered: `HIT`, `MISS`, `STALE` or
@@ -246,7 +267,17 @@ impl CacheTags {
 /// ```
 #[derive(Clone)]
 pub struct Cache {
-    pub(crate) shared: Arc<engine::Shared>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The state shared by everything that uses one [`Cache`].
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn CacheStore>,
+    pub(crate) flights: Mutex<flight::Flights>,
+    pub(crate) max_body_size: usize,
+    pub(crate) key_by_host: bool,
+    pub(crate) fill_timeout: Option<Duration>,
+    pub(crate) next_id: AtomicU64,
 }
 
 impl Cache {
@@ -335,8 +366,10 @@ impl CacheBuilder {
     }
 
     /// Keys entries by host as well as path, for a server that answers several hosts. The
-    /// host is the request URI's authority or its `Host` header; a `ForceStatic` fill keeps
-    /// the `Host` header.
+    /// host is the request target's authority (absolute-form, or HTTP/2's `:authority`), or
+    /// else its `Host` header (RFC 9112 §3.2.2), lowercased; a fill gets that host, and only
+    /// it, as its `Host` header. A request that names no host (or one that is not a plain
+    /// authority) shares no entry: its handler runs for it alone.
     pub fn key_by_host(mut self, enabled: bool) -> Self {
         self.key_by_host = enabled;
         self
@@ -359,7 +392,7 @@ impl CacheBuilder {
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new(self.max_bytes)));
         Cache {
-            shared: Arc::new(engine::Shared {
+            shared: Arc::new(Shared {
                 store,
                 flights: Mutex::default(),
                 max_body_size: self.max_body_size,

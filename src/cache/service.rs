@@ -1,32 +1,41 @@
-//! [`CacheService`], made by [`CacheLayer`](super::CacheLayer).
+//! [`CacheService`], made by [`CacheLayer`](super::CacheLayer), and its future.
 
 use std::{
     fmt,
     future::Future,
+    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{Method, Request, Response};
+use pin_project_lite::pin_project;
 use tower::ServiceExt;
 use tower_service::Service;
 
 use super::{
-    ResponseFuture,
-    engine::{self, Policy, Start, Upstream},
+    fill::Origin,
+    lookup::{CacheFuture, Served, serve},
+    policy::Policy,
 };
 use crate::{
     body::{Body, BoxError},
     context::RouteContext,
+    method::{self, Action, GET, Head},
 };
 
 /// The service made by [`CacheLayer`](super::CacheLayer): answers cached `GET` and `HEAD`
 /// requests from the cache, and passes every other request to the inner service.
 ///
-/// Request bodies must implement `Default` (the cache builds the `ForceStatic` fill request
-/// with an empty one): this crate's [`Body`], axum's body and `http_body_util`'s `Full` and
-/// `Empty` do; map a hyper `Incoming` body with [`Body::new`] first.
+/// A `HEAD` is answered from the `GET` entry, its body stripped by the same rule as the
+/// route's (see [`synth`](crate::synth)). A fill calls the inner service with a request
+/// made from the cache key (`GET`, the canonical path, no query, no headers but `Host` when
+/// keyed by host, no extensions but the [`RouteContext`] a route table put there), so
+/// request bodies must implement `Default`: this crate's [`Body`], axum's body and
+/// `http_body_util`'s `Full` and `Empty` do; map a hyper `Incoming` body with
+/// [`Body::new`] first.
 ///
 /// `poll_ready` delegates to the inner service. A hit does not call it, and a fill calls a
 /// clone of it (with `oneshot`) in a spawned task, so that a client that goes away does not
@@ -44,6 +53,11 @@ impl<S> CacheService<S> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
     }
 
     /// The wrapped service, consuming `self`.
@@ -89,31 +103,42 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         if let Some(policy) = &self.policy {
-            let head = match *req.method() {
-                Method::GET => Some(false),
-                Method::HEAD => Some(true),
-                _ => None,
-            };
-            if let Some(head) = head {
+            if matches!(*req.method(), Method::GET | Method::HEAD) {
+                // `HEAD` becomes `GET` here, above the cache.
+                let head = Head::of(req.method(), Action::Call(GET), req.headers());
+                let ctx = req
+                    .extensions()
+                    .get::<RouteContext>()
+                    .cloned()
+                    .unwrap_or_default();
                 let inner = &self.inner;
-                let ctx = RouteContext::default();
-                let up = || ServiceUpstream(inner.clone());
-                match engine::begin(policy, &mut req, &ctx, head, up, |res| res) {
-                    Some(Start::Ready(res)) => return ResponseFuture::ready(res),
-                    Some(Start::Pending(future)) => return ResponseFuture::cache(future),
-                    None => {}
+                match serve(policy, req, ctx, || ServiceOrigin(inner.clone())) {
+                    Served::Ready(res) => {
+                        return ResponseFuture::new(method::ResponseFuture::ready(res, head));
+                    }
+                    Served::Later(future) => {
+                        return ResponseFuture::new(method::ResponseFuture::inner(
+                            Either::Right(future),
+                            head,
+                        ));
+                    }
+                    Served::Bypass(own, _) => req = own,
                 }
             }
         }
-        ResponseFuture::inner(self.inner.call(req))
+        let future = IntoBody {
+            future: self.inner.call(req),
+        };
+        ResponseFuture::new(method::ResponseFuture::inner(Either::Left(future), None))
     }
 }
 
-/// The inner service as the cache's upstream: each run calls a clone.
+/// The inner service as the cache's origin: each call goes to a clone, with the route
+/// context (parameters, and the read recording of a fill) as a request extension.
 #[derive(Clone)]
-struct ServiceUpstream<S>(S);
+struct ServiceOrigin<S>(S);
 
-impl<S, B, ResBody> Upstream<B> for ServiceUpstream<S>
+impl<S, B, ResBody> Origin<B> for ServiceOrigin<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -124,12 +149,74 @@ where
 {
     type Error = S::Error;
 
-    fn run(
+    fn call(
         &self,
-        req: Request<B>,
-        _ctx: RouteContext,
+        mut req: Request<B>,
+        ctx: RouteContext,
     ) -> impl Future<Output = Result<Response<Body>, S::Error>> + Send + 'static {
+        req.extensions_mut().insert(ctx);
         let svc = self.0.clone();
         async move { svc.oneshot(req).await.map(|res| res.map(Body::new)) }
+    }
+}
+
+pin_project! {
+    /// The response future of [`CacheService`].
+    pub struct ResponseFuture<F, E> {
+        #[pin]
+        inner: method::ResponseFuture<Either<IntoBody<F>, CacheFuture<E>>, Body>,
+    }
+}
+
+impl<F, E> ResponseFuture<F, E> {
+    fn new(inner: method::ResponseFuture<Either<IntoBody<F>, CacheFuture<E>>, Body>) -> Self {
+        Self {
+            inner: inner.unsized_empty(Body::empty_of_unknown_size),
+        }
+    }
+}
+
+impl<F, E, ResBody> Future for ResponseFuture<F, E>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+impl<F, E> fmt::Debug for ResponseFuture<F, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// The inner service's future, its response body made a [`Body`].
+    struct IntoBody<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F, E, ResBody> Future for IntoBody<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .future
+            .poll(cx)
+            .map_ok(|res| res.map(Body::new))
     }
 }

@@ -22,7 +22,7 @@ use http::{
 use tokio::time::Instant;
 
 use super::{CACHE_STATUS_HEADER, CacheStatus};
-use crate::body::BoxError;
+use crate::{body::BoxError, context::canonical_path};
 
 /// The error a store reports; the cache logs it and answers from the handler instead.
 pub type StoreError = BoxError;
@@ -159,17 +159,19 @@ fn key_hasher() -> &'static std::hash::RandomState {
     HASHER.get_or_init(std::hash::RandomState::new)
 }
 
-/// The key of a cached response: the normalised request path without the query, preceded
-/// by the host when the cache is keyed by host (`example.com/api/x`). The request method is
-/// implicitly `GET`: only `GET` responses are stored.
+/// The key of a cached response: the [canonical path](crate::context::canonical_path)
+/// without the query, preceded by the host when the cache is keyed by host
+/// (`example.com/api/x`). The request method is implicitly `GET`: only `GET` responses are
+/// stored.
 ///
 /// The key's hash is computed once, with a per-process random key, so a store can use it
-/// without hashing again.
+/// without hashing again. An owned key shares its text: its clones (in a store's index, its
+/// eviction policy, the entry's path) hold one allocation.
 ///
 /// ```
 /// use route_handlers::cache::CacheKey;
 ///
-/// let key = CacheKey::new(None, "/api/time/?tz=utc");
+/// let key = CacheKey::new(None, "/api/%74ime/?tz=utc");
 /// assert_eq!(key.as_str(), "/api/time");
 /// assert_eq!(key.path(), "/api/time");
 ///
@@ -181,26 +183,50 @@ fn key_hasher() -> &'static std::hash::RandomState {
 #[derive(Clone)]
 pub struct CacheKey<'a> {
     hash: u64,
-    text: Cow<'a, str>,
+    text: Text<'a>,
     path_start: usize,
 }
 
+#[derive(Clone)]
+enum Text<'a> {
+    Borrowed(&'a str),
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Self::Borrowed(text) => text,
+            Self::Shared(text) => text,
+        }
+    }
+}
+
 impl<'a> CacheKey<'a> {
-    /// The key of `path` (its query, if any, is dropped) on `host`, or on any host.
+    /// The key of `path` (made [canonical](crate::context::canonical_path)) on `host`, or on
+    /// any host. The host is lowercased.
     pub fn new(host: Option<&str>, path: &'a str) -> Self {
-        let path = Self::normalize_path(path);
-        match host {
-            None => Self::from_text(path, 0),
-            Some(host) => {
+        let path = canonical_path(path);
+        match (host, path) {
+            (None, Cow::Borrowed(path)) => Self::from_text(Text::Borrowed(path), 0),
+            (None, Cow::Owned(path)) => Self::from_text(Text::Shared(path.into()), 0),
+            (Some(host), path) => {
                 let mut text = String::with_capacity(host.len() + path.len());
                 text.extend(host.chars().map(|c| c.to_ascii_lowercase()));
                 text.push_str(&path);
-                Self::from_text(Cow::Owned(text), host.len())
+                Self::from_text(Text::Shared(text.into()), host.len())
             }
         }
     }
 
-    fn from_text(text: Cow<'a, str>, path_start: usize) -> Self {
+    /// The key of a path that is canonical already, sharing its text.
+    pub(crate) fn of_canonical(path: &Arc<str>) -> CacheKey<'static> {
+        CacheKey::from_text(Text::Shared(path.clone()), 0)
+    }
+
+    fn from_text(text: Text<'a>, path_start: usize) -> Self {
         Self {
             hash: key_hasher().hash_one(&*text),
             text,
@@ -208,28 +234,19 @@ impl<'a> CacheKey<'a> {
         }
     }
 
-    /// `path` as keys use it: without a query or fragment, without a trailing slash (but
-    /// `/` stays), and `/` when empty. Borrows unless it has to change something.
+    /// `path` as keys use it: [`canonical_path`](crate::context::canonical_path).
     ///
     /// ```
     /// use route_handlers::cache::CacheKey;
     ///
     /// assert_eq!(CacheKey::normalize_path("/a/b/"), "/a/b");
     /// assert_eq!(CacheKey::normalize_path("/a?x=1"), "/a");
+    /// assert_eq!(CacheKey::normalize_path("/%61"), "/a");
     /// assert_eq!(CacheKey::normalize_path(""), "/");
     /// assert_eq!(CacheKey::normalize_path("a"), "/a");
     /// ```
     pub fn normalize_path(path: &str) -> Cow<'_, str> {
-        let end = path.find(['?', '#']).unwrap_or(path.len());
-        let mut path = &path[..end];
-        while path.len() > 1 && path.ends_with('/') {
-            path = &path[..path.len() - 1];
-        }
-        if path.starts_with('/') {
-            Cow::Borrowed(path)
-        } else {
-            Cow::Owned(format!("/{path}"))
-        }
+        canonical_path(path)
     }
 
     /// The whole key.
@@ -252,19 +269,30 @@ impl<'a> CacheKey<'a> {
         self.hash
     }
 
-    /// The key with its text owned.
+    /// The key with its text owned (shared by its clones).
     pub fn into_owned(self) -> CacheKey<'static> {
         CacheKey {
             hash: self.hash,
-            text: Cow::Owned(self.text.into_owned()),
+            text: match self.text {
+                Text::Borrowed(text) => Text::Shared(text.into()),
+                Text::Shared(text) => Text::Shared(text),
+            },
             path_start: self.path_start,
+        }
+    }
+
+    /// The path part as a shared string: the key's own text when it has no host.
+    pub(crate) fn shared_path(&self) -> Arc<str> {
+        match &self.text {
+            Text::Shared(text) if self.path_start == 0 => text.clone(),
+            _ => self.path().into(),
         }
     }
 }
 
 impl PartialEq for CacheKey<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.text == other.text
+        self.hash == other.hash && *self.text == *other.text
     }
 }
 
@@ -272,7 +300,7 @@ impl Eq for CacheKey<'_> {}
 
 impl fmt::Debug for CacheKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("CacheKey").field(&self.text).finish()
+        f.debug_tuple("CacheKey").field(&&*self.text).finish()
     }
 }
 
@@ -346,15 +374,14 @@ fn header_map_bytes(headers: &HeaderMap) -> usize {
 /// Its headers are the ones sent on every hit: the handler's, plus `ETag`,
 /// `Cache-Control` and an exact `Content-Length` as the cache added them. Each hit clones
 /// a prepared copy that also holds `Age` and the [status header](super::CACHE_STATUS_HEADER)
-/// and leaves `Content-Length` to the server (which takes it from the body), except for
-/// `HEAD`.
+/// and leaves `Content-Length` to the server, which takes it from the body (and a `HEAD`
+/// answer from the body it drops).
 pub struct CachedResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
     meta: EntryMeta,
     template: HeaderMap,
-    content_length: Option<HeaderValue>,
     etag: Option<HeaderValue>,
     serve_stale: bool,
     weight: u32,
@@ -370,15 +397,14 @@ impl CachedResponse {
     /// added; a response that carries `Cache-Control: must-revalidate` (or
     /// `proxy-revalidate`) is never served stale.
     pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes, meta: EntryMeta) -> Self {
-        // `Content-Length` is left to the server, which takes it from the body's exact size,
-        // and added back for `HEAD`: one header fewer to clone on every hit.
+        // `Content-Length` is left to the server, which takes it from the body's exact size:
+        // one header fewer to clone on every hit.
         let mut template = HeaderMap::with_capacity(headers.len() + 2);
         for (name, value) in &headers {
             if name != CONTENT_LENGTH {
                 template.append(name.clone(), value.clone());
             }
         }
-        let content_length = headers.get(CONTENT_LENGTH).cloned();
         template.insert(AGE, HeaderValue::from_static("0"));
         template.insert(CACHE_STATUS_HEADER, CacheStatus::Hit.header_value());
         let etag = if status.is_success() {
@@ -404,7 +430,6 @@ impl CachedResponse {
             body,
             meta,
             template,
-            content_length,
             etag,
             serve_stale,
             weight,
@@ -453,7 +478,8 @@ impl CachedResponse {
 
     /// The entry's size in bytes, as a store's budget counts it: the body, both header maps
     /// it keeps (the stored one and the one a hit clones), the path, the tags and what an
-    /// entry occupies around them, so that a byte budget bounds resident memory.
+    /// entry occupies around them, so that a byte budget bounds resident memory. A store
+    /// adds the length of the key it holds the entry under.
     pub fn weight(&self) -> u32 {
         self.weight
     }
@@ -465,11 +491,6 @@ impl CachedResponse {
 
     pub(crate) fn template(&self) -> &HeaderMap {
         &self.template
-    }
-
-    /// The `Content-Length` of the stored headers, sent with `HEAD` answers.
-    pub(crate) fn content_length(&self) -> Option<&HeaderValue> {
-        self.content_length.as_ref()
     }
 
     /// The `ETag` a matching `If-None-Match` is answered `304` for (2xx entries only).
@@ -525,46 +546,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normalize_path_table() {
-        for (input, want) in [
-            ("/", "/"),
-            ("", "/"),
-            ("//", "/"),
-            ("/a", "/a"),
-            ("/a/", "/a"),
-            ("/a//", "/a"),
-            ("/a?b", "/a"),
-            ("/a/?b=/c/", "/a"),
-            ("/a#frag", "/a"),
-            ("?q", "/"),
-            ("x/y", "/x/y"),
-            ("/a%20b/", "/a%20b"),
-        ] {
-            assert_eq!(CacheKey::normalize_path(input), want, "{input:?}");
-        }
-    }
-
-    #[test]
     fn keys_borrow_unless_they_must_not() {
         let key = CacheKey::new(None, "/api/x");
-        assert!(matches!(key.text, Cow::Borrowed(_)));
+        assert!(matches!(key.text, Text::Borrowed(_)));
         let key = CacheKey::new(None, "/api/x?y");
-        assert!(matches!(key.text, Cow::Borrowed(_)));
+        assert!(matches!(key.text, Text::Borrowed(_)));
         assert_eq!(key, CacheKey::new(None, "/api/x/").into_owned());
+        assert_eq!(key, CacheKey::new(None, "/api/%78").into_owned());
         assert_eq!(key.precomputed_hash(), CacheKey::new(None, "/api/x").hash);
         assert_ne!(key, CacheKey::new(Some("a.test"), "/api/x"));
     }
 
+    #[test]
+    fn owned_keys_share_their_text() {
+        let key = CacheKey::new(None, "/a").into_owned();
+        let copy = key.clone();
+        let (Text::Shared(a), Text::Shared(b)) = (&key.text, &copy.text) else {
+            panic!("owned keys are shared");
+        };
+        assert!(Arc::ptr_eq(a, b));
+        assert!(Arc::ptr_eq(a, &key.shared_path()));
+    }
+
     proptest::proptest! {
         #[test]
-        fn normalized_paths_are_stable_keys(path in "[ -~]{0,40}") {
-            let once = CacheKey::normalize_path(&path).into_owned();
-            proptest::prop_assert!(once.starts_with('/'));
-            proptest::prop_assert!(!once.contains(['?', '#']));
-            proptest::prop_assert!(once == "/" || !once.ends_with('/'));
-            proptest::prop_assert_eq!(CacheKey::normalize_path(&once), once.as_str());
+        fn keys_of_a_host_split_back(path in "[ -~]{0,40}") {
             let key = CacheKey::new(Some("h.test"), &path);
-            proptest::prop_assert_eq!(key.path(), once.as_str());
+            let canonical = canonical_path(&path);
+            proptest::prop_assert_eq!(key.path(), canonical.as_ref());
             proptest::prop_assert_eq!(key.host(), Some("h.test"));
         }
     }

@@ -12,74 +12,7 @@ use http::{HeaderMap, header::CONTENT_LENGTH};
 use http_body::Body as _;
 
 use super::Rejection;
-use crate::body::Body;
-
-/// The largest request body a route's handlers read, in bytes.
-///
-/// Set it per route with [`RouteHandler::body_limit`](crate::RouteHandler::body_limit); it
-/// reaches the handler in its [`RouteContext`](crate::RouteContext). A body over the limit
-/// is answered `413 Payload Too Large`: at once when its `Content-Length` (or the body's
-/// own size hint) says so, before a byte of it is read, otherwise as soon as the bytes read
-/// pass the limit.
-///
-/// ```
-/// use route_handlers::request::BodyLimit;
-///
-/// assert_eq!(BodyLimit::default(), BodyLimit::DEFAULT);
-/// assert_eq!(BodyLimit::DEFAULT.get(), Some(2 * 1024 * 1024));
-/// assert_eq!(BodyLimit::from(1024).get(), Some(1024));
-/// assert_eq!(BodyLimit::UNLIMITED.get(), None);
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct BodyLimit(usize);
-
-impl BodyLimit {
-    /// 2 MiB.
-    pub const DEFAULT: Self = Self(2 * 1024 * 1024);
-
-    /// No limit: the handler reads whatever the client sends. Use it only for handlers that
-    /// stream the body somewhere rather than buffer it.
-    pub const UNLIMITED: Self = Self(usize::MAX);
-
-    /// A limit of `bytes`.
-    pub const fn new(bytes: usize) -> Self {
-        Self(bytes)
-    }
-
-    /// The limit in bytes, or `None` when unlimited.
-    pub const fn get(self) -> Option<usize> {
-        if self.0 == usize::MAX {
-            None
-        } else {
-            Some(self.0)
-        }
-    }
-
-    pub(crate) const fn bytes(self) -> usize {
-        self.0
-    }
-}
-
-impl Default for BodyLimit {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
-impl From<usize> for BodyLimit {
-    fn from(bytes: usize) -> Self {
-        Self(bytes)
-    }
-}
-
-impl fmt::Debug for BodyLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.get() {
-            Some(bytes) => write!(f, "BodyLimit({bytes} bytes)"),
-            None => f.write_str("BodyLimit(unlimited)"),
-        }
-    }
-}
+use crate::body::{Body, BodyLimit};
 
 /// Refuses a body whose announced length is over the limit, before reading it.
 pub(crate) fn check_announced(
@@ -119,11 +52,7 @@ fn poll_chunk(
         let frame = match body.as_mut().poll_frame(cx) {
             Poll::Ready(Some(frame)) => frame,
             Poll::Ready(None) => return Poll::Ready(Ok(None)),
-            Poll::Pending => {
-                // A route's `max_duration` that passes now blames the client (`408`).
-                crate::guard::waiting_for_body();
-                return Poll::Pending;
-            }
+            Poll::Pending => return Poll::Pending,
         };
         let frame = frame.map_err(Rejection::read)?;
         let Ok(data) = frame.into_data() else {

@@ -15,8 +15,8 @@
 //! inputs in their signature: [`Json`], [`Form`], [`Query`] and [`Cookies`]. They declare
 //! what request data they read ([`FromRequest::READS`]), so a cache can tell when the route
 //! is built whether a handler depends on the request. `NextRequest` declares nothing and
-//! records what its accessors read at run time instead, in the request's
-//! [`ReadTracker`].
+//! records what its accessors read at run time instead, through the
+//! [`RouteContext`] ([`RouteContext::record`]).
 //!
 //! # Example
 //!
@@ -67,33 +67,28 @@
 
 mod body;
 mod cookies;
-mod rejection;
 mod search;
 
-use std::{convert::Infallible, fmt, future::Future, sync::OnceLock};
+use std::{convert::Infallible, fmt, sync::OnceLock};
 
 use bytes::Bytes;
 use http::{
-    Extensions, HeaderMap, HeaderValue, Method, Request, Response, Uri, Version,
+    Extensions, HeaderMap, HeaderValue, Method, Request, Uri, Version,
     header::{AsHeaderName, CONTENT_TYPE},
     request::Parts,
 };
 use serde::de::DeserializeOwned;
 
 #[doc(inline)]
-pub use self::{
-    body::{BodyLimit, BodyStream},
-    cookies::Cookies,
-    rejection::Rejection,
-    search::SearchParams,
-};
+pub use self::{body::BodyStream, cookies::Cookies, search::SearchParams};
 use crate::{
     body::Body,
-    context::RouteContext,
-    extract::{FromRequest, FromRequestParts, ReadTracker, RequestData},
-    handler::{Handler, RequestFirst},
-    response::{IntoResponse, Json},
+    context::{ReadTracker, RouteContext},
+    extract::{FromRequest, FromRequestParts, RequestData},
+    response::Json,
 };
+#[doc(inline)]
+pub use crate::{body::BodyLimit, response::rejection::Rejection};
 
 /// When a request arrived, for [`RouteHandler::max_duration`](crate::RouteHandler::max_duration).
 ///
@@ -117,12 +112,15 @@ pub struct ReceivedAt(pub tokio::time::Instant);
 /// Take it as a handler argument (alone, or as `(NextRequest, RouteContext)`, the Next.js
 /// order), or wrap a request with [`NextRequest::new`].
 ///
-/// **Request-time reads are recorded.** [`headers`](Self::headers),
-/// [`header`](Self::header), [`cookies`](Self::cookies), [`uri`](Self::uri),
-/// [`search_params`](Self::search_params), [`query`](Self::query) and the body readers
-/// record what they read in the request's [`ReadTracker`] when a cache put one there, so a
-/// response built from them is not stored under a key shared by every client.
-/// [`pathname`](Self::pathname) and [`method`](Self::method) are not request-time data.
+/// **Request-time reads are recorded.** Every accessor that reads request data
+/// ([`headers`](Self::headers), [`header`](Self::header), [`cookies`](Self::cookies),
+/// [`uri`](Self::uri), [`search_params`](Self::search_params), [`query`](Self::query),
+/// [`version`](Self::version), [`extensions`](Self::extensions), the body readers and
+/// [`into_inner`](Self::into_inner)) records it in the [`RouteContext`] (see
+/// [`RouteContext::record`]). When a cache fills a shared entry, the request holds nothing of
+/// any client (the path, no query, no headers, no extensions, an empty body), and a recorded
+/// read keeps the response out of the cache. [`pathname`](Self::pathname) and
+/// [`method`](Self::method) are not request-time data.
 ///
 /// **The body** is read once: by [`bytes`](Self::bytes), [`text`](Self::text),
 /// [`json`](Self::json), [`form`](Self::form), or piece by piece with
@@ -148,23 +146,29 @@ pub struct NextRequest {
     read: usize,
     limit: BodyLimit,
     cookies: OnceLock<Cookies>,
+    /// Set while the handler fills a cache entry: every read of request data is recorded.
+    tracker: Option<ReadTracker>,
 }
 
 impl NextRequest {
-    /// Wraps a request. The body limit is the one in a [`RouteContext`] request extension
-    /// (as a route gives to a tower service handler), or [`BodyLimit::DEFAULT`].
+    /// Wraps a request. The body limit (and the read recording of a cache fill) is the one
+    /// of a [`RouteContext`] request extension, as a route gives to a tower service handler,
+    /// or [`BodyLimit::DEFAULT`].
     pub fn new(req: Request<Body>) -> Self {
+        let ctx = req.extensions().get::<RouteContext>().cloned();
+        Self::with_context(req, ctx.as_ref().unwrap_or(&RouteContext::default()))
+    }
+
+    /// Wraps a request a route gives its handler with `ctx`.
+    pub(crate) fn with_context(req: Request<Body>, ctx: &RouteContext) -> Self {
         let (head, body) = req.into_parts();
-        let limit = head
-            .extensions
-            .get::<RouteContext>()
-            .map_or(BodyLimit::DEFAULT, RouteContext::body_limit);
         Self {
             head,
             body: Some(body),
             read: 0,
-            limit,
+            limit: ctx.body_limit(),
             cookies: OnceLock::new(),
+            tracker: ctx.tracker().cloned(),
         }
     }
 
@@ -184,8 +188,9 @@ impl NextRequest {
         &self.head.method
     }
 
-    /// The HTTP version.
+    /// The HTTP version (records a version read).
     pub fn version(&self) -> Version {
+        self.record(RequestData::VERSION);
         self.head.version
     }
 
@@ -260,13 +265,15 @@ impl NextRequest {
             .get_or_init(|| Cookies::from_headers(&self.head.headers))
     }
 
-    /// The request extensions.
+    /// The request extensions (records an extensions read).
     pub fn extensions(&self) -> &Extensions {
+        self.record(RequestData::EXTENSIONS);
         &self.head.extensions
     }
 
-    /// The request extensions, mutably.
+    /// The request extensions, mutably (records an extensions read).
     pub fn extensions_mut(&mut self) -> &mut Extensions {
+        self.record(RequestData::EXTENSIONS);
         &mut self.head.extensions
     }
 
@@ -400,11 +407,11 @@ impl NextRequest {
     /// ```
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Rejection> {
         let limit = self.limit;
+        self.record(RequestData::BODY);
         let Some(body) = self.body.as_mut() else {
             return Err(Rejection::already_read());
         };
         if self.read == 0 {
-            ReadTracker::record_in(&self.head.extensions, RequestData::BODY);
             body::check_announced(&self.head.headers, body, limit)?;
         }
         let chunk = body::next_chunk(body, &mut self.read, limit).await?;
@@ -447,19 +454,23 @@ impl NextRequest {
         }
     }
 
-    /// The request as it came, body included (unless read), without a limit.
+    /// The request as it came, body included (unless read), without a limit (records a
+    /// read of everything).
     pub fn into_inner(self) -> Request<Body> {
+        self.record(RequestData::ALL);
         Request::from_parts(self.head, self.body.unwrap_or_default())
     }
 
     fn take_body(&mut self) -> Result<Body, Rejection> {
-        ReadTracker::record_in(&self.head.extensions, RequestData::BODY);
+        self.record(RequestData::BODY);
         self.body.take().ok_or_else(Rejection::already_read)
     }
 
     #[inline]
     fn record(&self, data: RequestData) {
-        ReadTracker::record_in(&self.head.extensions, data);
+        if let Some(tracker) = &self.tracker {
+            tracker.record(data);
+        }
     }
 }
 
@@ -483,31 +494,11 @@ impl From<Request<Body>> for NextRequest {
 
 impl FromRequest for NextRequest {
     type Rejection = Infallible;
-    /// Reads are recorded at run time, in the request's [`ReadTracker`].
+    /// Reads are recorded at run time, through the [`RouteContext`].
     const READS: RequestData = RequestData::NONE;
 
     async fn from_request(req: Request<Body>, ctx: &RouteContext) -> Result<Self, Infallible> {
-        Ok(Self::new(req).with_body_limit(ctx.body_limit()))
-    }
-}
-
-/// `async fn(NextRequest, RouteContext)`, the Next.js order.
-impl<F, Fut, R> Handler<(RequestFirst, NextRequest, RouteContext)> for F
-where
-    F: Fn(NextRequest, RouteContext) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = R> + Send + 'static,
-    R: IntoResponse,
-{
-    const READS: RequestData = RequestData::NONE;
-
-    fn call(
-        &self,
-        req: Request<Body>,
-        ctx: RouteContext,
-    ) -> impl Future<Output = Response<Body>> + Send + 'static {
-        let req = NextRequest::new(req).with_body_limit(ctx.body_limit());
-        let fut = self(req, ctx);
-        async move { fut.await.into_response() }
+        Ok(Self::with_context(req, ctx))
     }
 }
 
@@ -582,7 +573,7 @@ where
     const READS: RequestData = RequestData::BODY;
 
     async fn from_request(req: Request<Body>, ctx: &RouteContext) -> Result<Self, Rejection> {
-        let mut req = NextRequest::new(req).with_body_limit(ctx.body_limit());
+        let mut req = NextRequest::with_context(req, ctx);
         req.json().await.map(Json)
     }
 }
@@ -623,7 +614,7 @@ where
     const READS: RequestData = RequestData::BODY;
 
     async fn from_request(req: Request<Body>, ctx: &RouteContext) -> Result<Self, Rejection> {
-        let mut req = NextRequest::new(req).with_body_limit(ctx.body_limit());
+        let mut req = NextRequest::with_context(req, ctx);
         req.form().await.map(Form)
     }
 }
@@ -685,7 +676,9 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::response::IntoResponse;
     use crate::{RouteHandler, response::HttpError};
+    use http::Response;
 
     fn post(content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
         let mut req = Request::post("/api/echo?x=1").body(body.into()).unwrap();
@@ -917,7 +910,7 @@ mod tests {
     #[test]
     fn accessors_record_what_they_read() {
         type Read = fn(&NextRequest);
-        let cases: [(&str, Read, RequestData); 9] = [
+        let cases: [(&str, Read, RequestData); 11] = [
             (
                 "pathname",
                 |r| {
@@ -977,24 +970,46 @@ mod tests {
                 |r| {
                     let _ = r.extensions();
                 },
+                RequestData::EXTENSIONS,
+            ),
+            (
+                "version",
+                |r| {
+                    let _ = r.version();
+                },
+                RequestData::VERSION,
+            ),
+            (
+                "body_used",
+                |r| {
+                    let _ = r.body_used();
+                },
                 RequestData::NONE,
             ),
         ];
         for (what, read, want) in cases {
-            let tracker = ReadTracker::default();
-            let mut req = post(None, "");
-            req.extensions_mut().insert(tracker.clone());
-            read(&NextRequest::new(req));
+            let (ctx, tracker) = RouteContext::default().tracking();
+            read(&NextRequest::with_context(post(None, ""), &ctx));
             assert_eq!(tracker.reads(), want, "{what}");
         }
+        let (ctx, tracker) = RouteContext::default().tracking();
+        drop(NextRequest::with_context(post(None, ""), &ctx).into_inner());
+        assert_eq!(tracker.reads(), RequestData::ALL, "into_inner");
     }
 
     #[tokio::test]
     async fn body_reads_are_recorded() {
-        let tracker = ReadTracker::default();
+        let (ctx, tracker) = RouteContext::default().tracking();
+        NextRequest::with_context(post(None, "x"), &ctx)
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(tracker.reads(), RequestData::BODY);
+        // A service handler gets the context as a request extension.
+        let (ctx, tracker) = RouteContext::default().tracking();
         let mut req = post(None, "x");
-        req.extensions_mut().insert(tracker.clone());
-        NextRequest::new(req).bytes().await.unwrap();
+        req.extensions_mut().insert(ctx);
+        NextRequest::new(req).into_body_stream();
         assert_eq!(tracker.reads(), RequestData::BODY);
     }
 

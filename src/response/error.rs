@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 use super::{IntoResponse, permanent_redirect, redirect};
 use crate::{
     body::{Body, BoxError, try_downcast},
-    request::Rejection,
+    response::rejection::Rejection,
 };
 
 /// The error half of a handler's `Result`: a response to send instead of the happy path.

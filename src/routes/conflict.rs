@@ -2,6 +2,7 @@
 
 use std::{collections::BTreeMap, error::Error, fmt, panic::Location, sync::Arc};
 
+pub use super::pattern::ConflictKind;
 use super::pattern::{self, Pattern, Segment};
 
 /// What was registered: a route handler or a page.
@@ -75,46 +76,6 @@ impl fmt::Display for Registration {
             self.kind, self.pattern, self.location
         )
     }
-}
-
-/// The kind of a [`Conflict`]. The message of each kind that Next.js also reports uses the
-/// Next.js 16 wording.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ConflictKind {
-    /// The pattern does not start with `/`, or a folder name has a bad `%` escape.
-    InvalidPattern,
-    /// A folder name starts with `_` (a private folder in Next.js).
-    PrivateFolder,
-    /// A folder name starts with `@` (a parallel route slot).
-    ParallelSlot,
-    /// `[[x]]`: an optional single segment, which Next.js does not support.
-    OptionalParameter,
-    /// `[…x]` written with the one-character ellipsis.
-    ThreeDotCharacter,
-    /// Brackets that do not wrap a whole folder name, such as `[[...id]` or `a[b]`.
-    ExtraBrackets,
-    /// A name that starts with a period, such as `[....id]`.
-    ErroneousPeriod,
-    /// `[]` or `[...]`.
-    EmptyName,
-    /// Something follows a catch-all.
-    CatchAllNotLast,
-    /// The same name twice in one path.
-    RepeatedSlug,
-    /// Two names of one path that are equal once non-word characters are removed.
-    SlugsDifferBySymbols,
-    /// Different names for the dynamic segment at the same position.
-    DifferentSlugNames,
-    /// A required and an optional catch-all at the same position.
-    RequiredAndOptionalCatchAll,
-    /// A route or page at the same URL as an optional catch-all, which already matches it.
-    OptionalCatchAllSpecificity,
-    /// Two registrations at the same URL (route groups add no URL segment).
-    SameUrl,
-    /// A route's cache settings contradict each other, or its `GET` handler reads request
-    /// data under `dynamic = "error"` (see [`ConfigError`](crate::cache::ConfigError)).
-    RouteConfig,
 }
 
 /// One problem found when a route table was built.

@@ -10,7 +10,45 @@
 
 use std::{borrow::Cow, sync::Arc};
 
-use super::conflict::ConflictKind;
+/// The kind of a [`Conflict`](super::Conflict). The message of each kind that Next.js also reports uses the
+/// Next.js 16 wording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConflictKind {
+    /// The pattern does not start with `/`, or a folder name has a bad `%` escape.
+    InvalidPattern,
+    /// A folder name starts with `_` (a private folder in Next.js).
+    PrivateFolder,
+    /// A folder name starts with `@` (a parallel route slot).
+    ParallelSlot,
+    /// `[[x]]`: an optional single segment, which Next.js does not support.
+    OptionalParameter,
+    /// `[…x]` written with the one-character ellipsis.
+    ThreeDotCharacter,
+    /// Brackets that do not wrap a whole folder name, such as `[[...id]` or `a[b]`.
+    ExtraBrackets,
+    /// A name that starts with a period, such as `[....id]`.
+    ErroneousPeriod,
+    /// `[]` or `[...]`.
+    EmptyName,
+    /// Something follows a catch-all.
+    CatchAllNotLast,
+    /// The same name twice in one path.
+    RepeatedSlug,
+    /// Two names of one path that are equal once non-word characters are removed.
+    SlugsDifferBySymbols,
+    /// Different names for the dynamic segment at the same position.
+    DifferentSlugNames,
+    /// A required and an optional catch-all at the same position.
+    RequiredAndOptionalCatchAll,
+    /// A route or page at the same URL as an optional catch-all, which already matches it.
+    OptionalCatchAllSpecificity,
+    /// Two registrations at the same URL (route groups add no URL segment).
+    SameUrl,
+    /// A route's cache settings contradict each other, or its `GET` handler reads request
+    /// data under `dynamic = "error"` (see [`ConfigError`](crate::cache::ConfigError)).
+    RouteConfig,
+}
 
 /// One folder name of a pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +122,15 @@ impl Pattern {
     }
 
     /// The normalised URL pattern, groups removed: `/(shop)/items/[id]` → `/items/[id]`.
+    /// The canonical path every request it matches has, when the pattern has no dynamic
+    /// segment.
+    pub(crate) fn canonical_url(&self) -> Option<Arc<str>> {
+        if self.url_segments().any(|s| s.slug().is_some()) {
+            return None;
+        }
+        Some(crate::context::canonical_path(&self.url()).into())
+    }
+
     pub(crate) fn url(&self) -> String {
         join(self.url_segments())
     }

@@ -12,7 +12,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::FutureExt;
+use futures_util::{FutureExt, future::Either};
 use http::{HeaderValue, Request, Response, StatusCode, header::CONTENT_TYPE};
 use pin_project_lite::pin_project;
 use tower::{
@@ -23,7 +23,8 @@ use tower_service::Service;
 
 use crate::{
     body::{Body, BoxError},
-    context::{Params, RouteContext},
+    context::{Params, RouteContext, canonical_path},
+    method,
     response::IntoResponse,
     route::{self, RouteHandler, RouteHandlerService},
 };
@@ -31,6 +32,7 @@ use crate::{
 use super::{
     conflict::{self, Conflicts, Registration, RegistrationKind},
     matcher::{Lookup, Matcher, PathProblem},
+    pattern::Pattern,
 };
 
 /// A page, a not-found service, or any other service the table holds besides route handlers.
@@ -127,7 +129,7 @@ pub struct Routes {
 /// A registration's target before the table is built: route handlers are turned into
 /// services by [`Routes::try_build`], once the table's cache is known.
 enum Pending {
-    Route(RouteHandler),
+    Route(Box<RouteHandler>),
     Page(AnyService),
 }
 
@@ -171,7 +173,11 @@ impl Routes {
     pub fn route(mut self, pattern: &str, handler: RouteHandler) -> Self {
         let pattern: Arc<str> = pattern.into();
         let handler = handler.path(pattern.clone());
-        self.push(RegistrationKind::Route, pattern, Pending::Route(handler));
+        self.push(
+            RegistrationKind::Route,
+            pattern,
+            Pending::Route(Box::new(handler)),
+        );
         self
     }
 
@@ -220,13 +226,26 @@ impl Routes {
     /// Checks every pattern and builds the table, or returns every problem found.
     pub fn try_build(self) -> Result<RouteTable, Conflicts> {
         let (patterns, mut conflicts) = conflict::check(&self.registrations);
+        let canonical: Vec<Option<Arc<str>>> = patterns
+            .iter()
+            .map(|p| p.as_ref().and_then(Pattern::canonical_url))
+            .collect();
         let mut targets = Vec::with_capacity(self.services.len());
-        for (pending, registration) in self.services.into_iter().zip(&self.registrations) {
+        for ((pending, registration), url) in self
+            .services
+            .into_iter()
+            .zip(&self.registrations)
+            .zip(&canonical)
+        {
             match pending {
                 Pending::Page(page) => targets.push(Target::Page(page)),
-                Pending::Route(mut handler) => {
+                Pending::Route(handler) => {
+                    let mut handler = *handler;
                     if let Some(cache) = &self.cache {
                         handler = handler.cache(cache);
+                    }
+                    if let Some(url) = url {
+                        handler = handler.at_url(url.clone());
                     }
                     match handler.try_into_service() {
                         Ok(service) => targets.push(Target::Route(service)),
@@ -242,16 +261,18 @@ impl Routes {
         }
         let mut matcher = Matcher::default();
         let mut entries = Vec::with_capacity(patterns.len());
-        for (id, ((pattern, registration), target)) in patterns
+        for (id, (((pattern, registration), target), canonical)) in patterns
             .into_iter()
             .zip(self.registrations)
             .zip(targets)
+            .zip(canonical)
             .enumerate()
         {
             let pattern = pattern.expect("a table without conflicts has parsed every pattern");
             matcher.insert(id, pattern.url_segments());
             entries.push(Entry {
                 url: pattern.url().into(),
+                canonical,
                 registration,
                 target,
             });
@@ -335,11 +356,25 @@ struct Inner {
 pub(crate) struct Entry {
     /// The normalised URL pattern (groups removed).
     pub(crate) url: Box<str>,
+    /// The canonical path of a pattern without dynamic segments: every path it matches.
+    canonical: Option<Arc<str>>,
     pub(crate) registration: Registration,
     target: Target,
 }
 
 impl Entry {
+    /// The context of a request for `path` that matched this entry with `params`: with the
+    /// canonical path, which the cache keys on. A static entry shares its own.
+    #[inline]
+    fn context(&self, path: &str, params: Params) -> RouteContext {
+        let path = canonical_path(path);
+        let path = match &self.canonical {
+            Some(own) if **own == *path => own.clone(),
+            _ => Arc::from(path),
+        };
+        RouteContext::new(params).with_path(path)
+    }
+
     /// The route handler, for a route.
     pub(crate) fn route(&self) -> Option<&RouteHandlerService> {
         match &self.target {
@@ -482,16 +517,20 @@ impl RouteTable {
     fn dispatch(&self, req: Request<Body>) -> ResponseFuture {
         let inner = &*self.inner;
         match inner.matcher.lookup(req.uri().path()) {
-            Lookup::Found { id, params } => match &inner.entries[id].target {
-                Target::Route(route) => {
-                    ResponseFuture::route(route.call_with_context(req, RouteContext::new(params)))
+            Lookup::Found { id, params } => {
+                let entry = &inner.entries[id];
+                let ctx = entry.context(req.uri().path(), params);
+                match &entry.target {
+                    Target::Route(route) => {
+                        ResponseFuture::route(route.call_with_context(req, ctx))
+                    }
+                    Target::Page(page) => {
+                        let mut req = req;
+                        req.extensions_mut().insert(ctx);
+                        ResponseFuture::service(page.clone().oneshot(req))
+                    }
                 }
-                Target::Page(page) => {
-                    let mut req = req;
-                    req.extensions_mut().insert(RouteContext::new(params));
-                    ResponseFuture::service(page.clone().oneshot(req))
-                }
-            },
+            }
             Lookup::NotFound => match &inner.not_found {
                 Some(service) => ResponseFuture::service(service.clone().oneshot(req)),
                 None => ResponseFuture::ready(empty(StatusCode::NOT_FOUND)),
@@ -550,37 +589,29 @@ pin_project! {
     /// The response future of [`RouteTable`].
     pub struct ResponseFuture {
         #[pin]
-        kind: Kind,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind {
-        Route { #[pin] future: route::ResponseFuture },
-        Service { #[pin] future: Oneshot<AnyService, Request<Body>> },
-        Ready { response: Option<Response<Body>> },
+        inner: method::ResponseFuture<
+            Either<route::ResponseFuture, Oneshot<AnyService, Request<Body>>>,
+            Body,
+        >,
     }
 }
 
 impl ResponseFuture {
     fn route(future: route::ResponseFuture) -> Self {
         Self {
-            kind: Kind::Route { future },
+            inner: method::ResponseFuture::inner(Either::Left(future), None),
         }
     }
 
     fn service(future: Oneshot<AnyService, Request<Body>>) -> Self {
         Self {
-            kind: Kind::Service { future },
+            inner: method::ResponseFuture::inner(Either::Right(future), None),
         }
     }
 
     fn ready(response: Response<Body>) -> Self {
         Self {
-            kind: Kind::Ready {
-                response: Some(response),
-            },
+            inner: method::ResponseFuture::ready(response, None),
         }
     }
 }
@@ -590,13 +621,7 @@ impl Future for ResponseFuture {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Route { future } => future.poll(cx),
-            KindProj::Service { future } => future.poll(cx),
-            KindProj::Ready { response } => {
-                Poll::Ready(Ok(response.take().expect("polled after completion")))
-            }
-        }
+        self.project().inner.poll(cx)
     }
 }
 

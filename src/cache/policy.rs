@@ -1,0 +1,249 @@
+//! [`Policy`]: one cached route's or layer's checked settings, bound to its [`Cache`], and
+//! the decisions made from them: the key of a request, the request a fill is made from,
+//! whether a response may be stored or shared, and the entry made of it.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{
+    HeaderMap, HeaderValue, Request, StatusCode, Uri,
+    header::{CACHE_CONTROL, ETAG, HOST, SET_COOKIE, VARY},
+    response::Parts,
+};
+use tokio::time::Instant;
+
+use super::{
+    Cache, CacheTags,
+    config::{Mode, Settings},
+    respond::{cache_control, etag_of, set_length, strip_unstored},
+    store::{CacheKey, CachedResponse, EntryMeta, has_directive},
+};
+use crate::context::{RequestData, RouteContext, canonical_path};
+
+/// The bounds of the wait before a failed regeneration is retried.
+const RETRY_MIN: Duration = Duration::from_secs(3);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// The bounds of how long a key whose response was over the body cap is passed through.
+const TOO_LARGE_MIN: Duration = Duration::from_secs(30);
+const TOO_LARGE_MAX: Duration = Duration::from_secs(300);
+
+/// Why a response is neither stored nor shared with the requests that waited on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unshareable {
+    /// `Cache-Control: no-store`, `private` or `no-cache`.
+    CacheControl(&'static str),
+    /// `Set-Cookie`, on a route that does not store cookies.
+    SetCookie,
+    /// `Vary: *`, or any `Vary` unless the route is `ForceStatic`.
+    Vary,
+}
+
+impl Unshareable {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::CacheControl(directive) => directive,
+            Self::SetCookie => "set-cookie",
+            Self::Vary => "vary",
+        }
+    }
+}
+
+/// One cached route's or layer's checked settings, bound to its [`Cache`].
+pub(crate) struct Policy {
+    pub(crate) settings: Settings,
+    pub(crate) cache: Cache,
+    cache_control: HeaderValue,
+    bailed: AtomicBool,
+    /// The key of the route's literal path, so a request for exactly that path skips
+    /// hashing.
+    literal: Option<CacheKey<'static>>,
+}
+
+impl Policy {
+    /// `literal_path` is the route's URL when it has no dynamic segment.
+    pub(crate) fn new(settings: Settings, cache: Cache, literal_path: Option<&str>) -> Self {
+        let literal = literal_path
+            .filter(|p| !cache.shared.key_by_host && !p.contains('['))
+            .map(|p| CacheKey::new(None, p).into_owned());
+        Self {
+            cache_control: cache_control(settings.revalidate),
+            settings,
+            cache,
+            bailed: AtomicBool::new(false),
+            literal,
+        }
+    }
+
+    /// Whether `Auto` found request data read at run time and made the route dynamic.
+    pub(crate) fn bailed(&self) -> bool {
+        self.bailed.load(Ordering::Relaxed)
+    }
+
+    /// Makes an `Auto` route dynamic, because a fill read `reads`; warns the first time.
+    pub(crate) fn bail(&self, key: &CacheKey<'_>, reads: RequestData) {
+        if !self.bailed.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "Route {} couldn't be rendered statically because it used {reads}; \
+                 its GET responses are not cached",
+                self.name_for(key)
+            );
+        }
+    }
+
+    /// Whether the handler sees the client's request when it does not fill the cache (an
+    /// `Auto` or `Error` route); a `ForceStatic` handler never does.
+    pub(crate) fn runs_with_own_request(&self) -> bool {
+        self.settings.mode != Mode::Static
+    }
+
+    pub(crate) fn name_for<'a>(&'a self, key: &'a CacheKey<'_>) -> &'a str {
+        self.settings.name.as_deref().unwrap_or(key.path())
+    }
+
+    /// The key of `req`, or `None` when it may not share an entry: the cache is keyed by
+    /// host and the request names none (or one that is not a plain authority).
+    ///
+    /// The path is the canonical one the route table put in `ctx`, or the request path made
+    /// canonical. The host is the request target's authority (absolute-form, or HTTP/2's
+    /// `:authority`), which makes `Host` irrelevant (RFC 9112 §3.2.2), else `Host`.
+    #[inline]
+    pub(crate) fn key_of<'r, B>(
+        &'r self,
+        req: &'r Request<B>,
+        ctx: &'r RouteContext,
+    ) -> Option<CacheKey<'r>> {
+        let path = ctx.path().map(|p| &**p);
+        if !self.cache.shared.key_by_host {
+            if let Some(literal) = &self.literal {
+                if literal.as_str() == path.unwrap_or_else(|| req.uri().path()) {
+                    return Some(literal.clone());
+                }
+            }
+            return Some(match ctx.path() {
+                Some(path) => CacheKey::of_canonical(path),
+                None => CacheKey::new(None, req.uri().path()),
+            });
+        }
+        let host = match req.uri().authority() {
+            Some(authority) => authority.as_str().rsplit('@').next(),
+            None => req.headers().get(HOST).and_then(|h| h.to_str().ok()),
+        }
+        .filter(|host| is_plain_authority(host))?;
+        let path = path.map_or_else(|| canonical_path(req.uri().path()), Into::into);
+        Some(CacheKey::new(Some(host), &path).into_owned())
+    }
+
+    /// The request a fill runs with, made from the key alone: `GET`, the canonical path, no
+    /// query, no headers but `Host` when the cache is keyed by host, no extensions, an empty
+    /// body. Nothing a client sent is in it.
+    pub(crate) fn fill_request<B: Default>(&self, key: &CacheKey<'_>) -> Request<B> {
+        let mut req = Request::new(B::default());
+        *req.uri_mut() = Uri::try_from(key.path()).unwrap_or_else(|_| Uri::from_static("/"));
+        if let Some(host) = key.host() {
+            if let Ok(host) = HeaderValue::try_from(host) {
+                req.headers_mut().insert(HOST, host);
+            }
+        }
+        req
+    }
+
+    /// Why a response may be neither stored nor shared, if it may not.
+    pub(crate) fn unshareable(&self, headers: &HeaderMap) -> Option<Unshareable> {
+        for value in headers.get_all(CACHE_CONTROL) {
+            for directive in ["no-store", "private", "no-cache"] {
+                if has_directive(value, directive) {
+                    return Some(Unshareable::CacheControl(directive));
+                }
+            }
+        }
+        if !self.settings.cache_set_cookie && headers.contains_key(SET_COOKIE) {
+            return Some(Unshareable::SetCookie);
+        }
+        for value in headers.get_all(VARY) {
+            let star = value
+                .to_str()
+                .map_or(true, |v| v.split(',').any(|f| f.trim() == "*"));
+            if star || self.settings.mode != Mode::Static {
+                return Some(Unshareable::Vary);
+            }
+        }
+        None
+    }
+
+    /// Whether a response of `status` may be stored: below 400, or 404.
+    pub(crate) fn storable(status: StatusCode) -> bool {
+        (200..400).contains(&status.as_u16()) || status == StatusCode::NOT_FOUND
+    }
+
+    /// The route's tags and those the response carries.
+    pub(crate) fn tags_of(&self, parts: &Parts) -> Vec<Arc<str>> {
+        let mut tags = self.settings.tags.to_vec();
+        if let Some(extra) = parts.extensions.get::<CacheTags>() {
+            for tag in extra.as_slice() {
+                if !tags.contains(tag) {
+                    tags.push(tag.clone());
+                }
+            }
+        }
+        tags
+    }
+
+    /// The entry for a response the origin produced.
+    pub(crate) fn entry(
+        &self,
+        key: &CacheKey<'static>,
+        parts: Parts,
+        body: Bytes,
+        generation: u64,
+    ) -> CachedResponse {
+        let tags = self.tags_of(&parts);
+        let Parts {
+            status,
+            mut headers,
+            ..
+        } = parts;
+        strip_unstored(&mut headers);
+        set_length(&mut headers, status, body.len());
+        if status.is_success() && !headers.contains_key(ETAG) {
+            headers.insert(ETAG, etag_of(&body));
+        }
+        if !headers.contains_key(CACHE_CONTROL) {
+            headers.insert(CACHE_CONTROL, self.cache_control.clone());
+        }
+        let meta = EntryMeta::new(key.shared_path(), Instant::now())
+            .tags(tags)
+            .revalidate(self.settings.revalidate)
+            .generation(generation);
+        CachedResponse::new(status, headers, body, meta)
+    }
+
+    /// When the next regeneration may start after a failed one: the revalidate window,
+    /// clamped to 3–30 s, as Next.js retries.
+    pub(crate) fn retry_at(&self) -> Instant {
+        let window = self.settings.revalidate.unwrap_or(RETRY_MAX);
+        Instant::now() + window.clamp(RETRY_MIN, RETRY_MAX)
+    }
+
+    /// Until when a key whose response was over the body cap streams straight through: the
+    /// revalidate window clamped to 30 s – 5 min.
+    pub(crate) fn too_large_until(&self) -> Instant {
+        let window = self.settings.revalidate.unwrap_or(TOO_LARGE_MAX);
+        Instant::now() + window.clamp(TOO_LARGE_MIN, TOO_LARGE_MAX)
+    }
+}
+
+/// Whether `host` can stand before a path in a key: a non-empty authority without a path,
+/// query, fragment or user information, so that no two host–path pairs share a key.
+fn is_plain_authority(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'@' | b'\\'))
+}

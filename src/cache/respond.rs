@@ -1,0 +1,304 @@
+//! The headers of responses served from entries: `Age`, `ETag` and `If-None-Match`, Next.js'
+//! `Cache-Control`, and the status header.
+
+use std::time::Duration;
+
+use http::{
+    HeaderMap, HeaderValue, Response, StatusCode,
+    header::{AGE, CONTENT_LENGTH},
+};
+
+use super::{
+    CACHE_STATUS_HEADER, CacheStatus,
+    store::{CachedResponse, UNSTORED_HEADERS},
+};
+use crate::body::Body;
+
+/// How long a response may be served stale at most (Next.js' default `expireTime`).
+pub(crate) const EXPIRE: Duration = Duration::from_secs(31_536_000);
+
+/// The `GET` response built from an entry: its prepared headers with `Age` and the status
+/// header; `304` when `inm` matches the entry's `ETag`.
+#[inline]
+pub(crate) fn respond(
+    entry: &CachedResponse,
+    status: CacheStatus,
+    age: Duration,
+    inm: Option<&HeaderValue>,
+) -> Response<Body> {
+    let mut headers = entry.template().clone();
+    let age = age.as_secs();
+    if age > 0 {
+        if let Some(value) = headers.get_mut(AGE) {
+            *value = age_value(age);
+        }
+    }
+    if status != CacheStatus::Hit {
+        if let Some(value) = headers.get_mut(CACHE_STATUS_HEADER) {
+            *value = status.header_value();
+        }
+    }
+    let not_modified = match (entry.etag(), inm) {
+        (Some(etag), Some(inm)) => if_none_match(inm, etag),
+        _ => false,
+    };
+    let mut res = if not_modified {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let mut res = Response::new(Body::from(entry.body().clone()));
+        *res.status_mut() = entry.status();
+        res
+    };
+    *res.headers_mut() = headers;
+    res
+}
+
+/// `res` marked with the cache status.
+pub(crate) fn marked(mut res: Response<Body>, status: CacheStatus) -> Response<Body> {
+    res.headers_mut()
+        .insert(CACHE_STATUS_HEADER, status.header_value());
+    res
+}
+
+/// `500` with an empty body, marked with the cache status when the cache answered.
+pub(crate) fn internal_error(status: Option<CacheStatus>) -> Response<Body> {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    match status {
+        Some(status) => marked(res, status),
+        None => res,
+    }
+}
+
+/// Removes what a cache never stores: hop-by-hop fields and those it sets itself.
+pub(crate) fn strip_unstored(headers: &mut HeaderMap) {
+    for name in UNSTORED_HEADERS {
+        headers.remove(name);
+    }
+    headers.remove(CACHE_STATUS_HEADER);
+}
+
+/// Sets an exact `Content-Length` for a stored body, where the status allows one.
+pub(crate) fn set_length(headers: &mut HeaderMap, status: StatusCode, len: usize) {
+    if !(status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED)
+    {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+}
+
+/// The `Cache-Control` sent with cached responses, in the Next.js 16 form.
+pub(crate) fn cache_control(revalidate: Option<Duration>) -> HeaderValue {
+    let expire = EXPIRE.as_secs();
+    let value = match revalidate {
+        None => format!("s-maxage={expire}, stale-while-revalidate"),
+        Some(window) => {
+            let secs = window
+                .as_secs()
+                .saturating_add(u64::from(window.subsec_nanos() > 0));
+            if secs >= expire {
+                format!("s-maxage={secs}")
+            } else {
+                format!("s-maxage={secs}, stale-while-revalidate={}", expire - secs)
+            }
+        }
+    };
+    HeaderValue::try_from(value).expect("digits and ascii are a valid header value")
+}
+
+/// A strong entity tag: the body's length and a 64-bit SipHash of it, stable for a given
+/// build.
+pub(crate) fn etag_of(body: &[u8]) -> HeaderValue {
+    use std::hash::Hasher;
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(body);
+    let tag = format!("\"{:x}-{:016x}\"", body.len(), hasher.finish());
+    HeaderValue::try_from(tag).expect("hex digits are a valid header value")
+}
+
+/// Whether an `If-None-Match` value matches `etag` by the weak comparison of RFC 9110
+/// §13.1.2: `*`, or a list holding the same opaque tag, with or without `W/`.
+pub(crate) fn if_none_match(value: &HeaderValue, etag: &HeaderValue) -> bool {
+    let want = strip_weak(etag.as_bytes());
+    let mut rest = value.as_bytes();
+    loop {
+        rest = trim_start(rest);
+        match rest {
+            [] => return false,
+            [b',', tail @ ..] => rest = tail,
+            [b'*', tail @ ..] if trim_start(tail).first().is_none_or(|&b| b == b',') => {
+                return true;
+            }
+            _ => {
+                let tag = strip_weak(rest);
+                // An opaque tag is a quoted string without inner quotes.
+                let Some((b'"', inner)) = tag.split_first() else {
+                    return false;
+                };
+                let Some(end) = inner.iter().position(|&b| b == b'"') else {
+                    return false;
+                };
+                if &tag[..end + 2] == want {
+                    return true;
+                }
+                rest = &inner[end + 1..];
+            }
+        }
+    }
+}
+
+fn strip_weak(tag: &[u8]) -> &[u8] {
+    tag.strip_prefix(b"W/").unwrap_or(tag)
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+/// The decimal text of every age below this is a static string, so a hit allocates no
+/// `Age` value for the first 10 000 seconds of an entry.
+const STATIC_AGES: u64 = 10_000;
+const AGE_DIGITS_LEN: usize = 10 + 90 * 2 + 900 * 3 + 9000 * 4;
+static AGE_DIGITS: [u8; AGE_DIGITS_LEN] = age_digits();
+
+const fn age_digits() -> [u8; AGE_DIGITS_LEN] {
+    let mut out = [0u8; AGE_DIGITS_LEN];
+    let mut n = 0u64;
+    let mut at = 0;
+    while n < STATIC_AGES {
+        let len = digit_count(n);
+        let mut k = len;
+        let mut m = n;
+        while k > 0 {
+            k -= 1;
+            out[at + k] = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        at += len;
+        n += 1;
+    }
+    out
+}
+
+const fn digit_count(n: u64) -> usize {
+    match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        _ => 4,
+    }
+}
+
+fn age_value(age: u64) -> HeaderValue {
+    if age >= STATIC_AGES {
+        return HeaderValue::from(age);
+    }
+    let start = match age {
+        0..=9 => age,
+        10..=99 => 10 + (age - 10) * 2,
+        100..=999 => 190 + (age - 100) * 3,
+        _ => 2890 + (age - 1000) * 4,
+    } as usize;
+    let digits = &AGE_DIGITS[start..start + digit_count(age)];
+    match std::str::from_utf8(digits) {
+        Ok(text) => HeaderValue::from_static(text),
+        Err(_) => HeaderValue::from(age),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ages_are_their_decimal_text() {
+        for age in (0..STATIC_AGES + 3).chain([123_456, u64::MAX]) {
+            assert_eq!(age_value(age), age.to_string().as_str(), "{age}");
+        }
+    }
+
+    #[test]
+    fn cache_control_forms() {
+        assert_eq!(
+            cache_control(Some(Duration::from_secs(10))),
+            "s-maxage=10, stale-while-revalidate=31535990"
+        );
+        assert_eq!(
+            cache_control(Some(Duration::from_millis(1500))),
+            "s-maxage=2, stale-while-revalidate=31535998"
+        );
+        assert_eq!(cache_control(Some(EXPIRE)), "s-maxage=31536000");
+        assert_eq!(
+            cache_control(Some(Duration::MAX)),
+            format!("s-maxage={}", u64::MAX).as_str()
+        );
+        assert_eq!(
+            cache_control(None),
+            "s-maxage=31536000, stale-while-revalidate"
+        );
+    }
+
+    #[test]
+    fn if_none_match_table() {
+        let etag = HeaderValue::from_static("\"5-abc\"");
+        for (value, want) in [
+            ("\"5-abc\"", true),
+            ("W/\"5-abc\"", true),
+            ("*", true),
+            (" * ", true),
+            ("\"x\", \"5-abc\"", true),
+            ("\"x\",W/\"5-abc\" ", true),
+            ("\"x\"", false),
+            ("\"5-abc", false),
+            ("5-abc", false),
+            ("\"5-ab\"", false),
+            ("", false),
+            (",,,", false),
+            ("\"a,b\", \"5-abc\"", true),
+            ("*x", false),
+        ] {
+            let v = HeaderValue::from_str(value).unwrap();
+            assert_eq!(if_none_match(&v, &etag), want, "{value:?}");
+        }
+        let weak = HeaderValue::from_static("W/\"1\"");
+        assert!(if_none_match(&HeaderValue::from_static("\"1\""), &weak));
+    }
+
+    proptest! {
+        #[test]
+        fn if_none_match_never_panics(value in "[ -~]{0,64}") {
+            let v = HeaderValue::from_str(&value).unwrap();
+            let _ = if_none_match(&v, &HeaderValue::from_static("\"1-2\""));
+        }
+
+        #[test]
+        fn a_listed_tag_matches_anywhere(
+            before in proptest::collection::vec("[a-z0-9,]{0,8}", 0..4),
+            after in proptest::collection::vec("[a-z0-9,]{0,8}", 0..4),
+            weak in any::<bool>(),
+        ) {
+            let etag = "\"7-deadbeef\"";
+            let mut items: Vec<String> = before.iter().map(|t| format!("\"{t}\"")).collect();
+            items.push(if weak { format!("W/{etag}") } else { etag.to_owned() });
+            items.extend(after.iter().map(|t| format!("\"{t}\"")));
+            let v = HeaderValue::from_str(&items.join(" , ")).unwrap();
+            prop_assert!(if_none_match(&v, &HeaderValue::from_static(etag)));
+        }
+    }
+
+    #[test]
+    fn etags_are_strong_and_differ_by_body() {
+        let a = etag_of(b"hello");
+        assert!(a.to_str().unwrap().starts_with("\"5-"));
+        assert_eq!(a, etag_of(b"hello"));
+        assert_ne!(a, etag_of(b"hellp"));
+    }
+}
