@@ -67,6 +67,22 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    serve_with(service, |_| {}).await
+}
+
+/// Like [`serve`], with the connection builder set up by `configure` (limits, timers).
+pub async fn serve_with<S, B>(
+    service: S,
+    configure: fn(&mut auto::Builder<TokioExecutor>),
+) -> TestServer
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
@@ -80,7 +96,8 @@ where
             let _ = stream.set_nodelay(true);
             let service = TowerToHyperService::new(service.clone());
             connections.spawn(async move {
-                let builder = auto::Builder::new(TokioExecutor::new());
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                configure(&mut builder);
                 // A connection error (a client hanging up, a malformed request) ends only
                 // that connection.
                 let _ = builder
