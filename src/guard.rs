@@ -456,6 +456,41 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn every_reader_of_a_stalled_body_gets_408() {
+        let svc = RouteHandler::new()
+            .post(|req: Request<Body>| async move {
+                req.into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .is_ok()
+                    .to_string()
+            })
+            .put(|body: Body| async move {
+                body.collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .is_ok()
+                    .to_string()
+            })
+            .patch(|req: NextRequest| async move {
+                let mut stream = req.into_body_stream();
+                while futures_util::StreamExt::next(&mut stream).await.is_some() {}
+                "read"
+            })
+            .max_duration(Duration::from_secs(10))
+            .into_service();
+        for method in ["POST", "PUT", "PATCH"] {
+            let req = Request::builder()
+                .method(method)
+                .body(Body::new(Stalled(Some(Bytes::from_static(b"abc")))))
+                .unwrap();
+            let res = svc.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT, "{method}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_stalled_request_body_is_408_not_504() {
         let (logs, _guard) = Logs::capture();
         let svc = RouteHandler::new()

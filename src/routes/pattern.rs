@@ -10,6 +10,8 @@
 
 use std::{borrow::Cow, sync::Arc};
 
+use crate::context::hex;
+
 /// The kind of a [`Conflict`](super::Conflict). The message of each kind that Next.js also reports uses the
 /// Next.js 16 wording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -418,15 +420,6 @@ pub(crate) fn decode(segment: &str) -> Option<Cow<'_, str>> {
         }
     }
     String::from_utf8(out).ok().map(Cow::Owned)
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
