@@ -87,13 +87,22 @@ impl Guard {
         let ctx = ctx.with_body_limit(self.body_limit);
         // A closure handler may run code (and panic) before it returns its future.
         match std::panic::catch_unwind(AssertUnwindSafe(move || call(req, ctx))) {
-            Ok(future) => Box::pin(Guarded {
-                future: AssertUnwindSafe(future).catch_unwind(),
-                sleep: None,
-                deadline,
-                wait,
-                log: self.into_log(),
-            }),
+            Ok(future) => {
+                let guarded = Guarded {
+                    future: AssertUnwindSafe(future).catch_unwind(),
+                    log: self.into_log(),
+                };
+                // A route without a `max_duration` carries no timer.
+                match deadline {
+                    None => Box::pin(guarded),
+                    Some(deadline) => Box::pin(Timed {
+                        guarded,
+                        sleep: None,
+                        deadline,
+                        wait,
+                    }),
+                }
+            }
             Err(panic) => {
                 self.into_log().panicked(&*panic);
                 Box::pin(std::future::ready(Ok(
@@ -186,19 +195,10 @@ impl fmt::Display for PanicMessage<'_> {
 }
 
 pin_project! {
-    /// A handler future with its panic guard, error log and deadline.
-    ///
-    /// The handler is polled first, so a response that is ready when the deadline passes is
-    /// still sent. When the deadline wins, the handler future is dropped with this one:
-    /// it is cancelled at the `.await` it was waiting on.
+    /// A handler future with its panic guard and error log.
     struct Guarded<F> {
         #[pin]
         future: CatchUnwind<AssertUnwindSafe<F>>,
-        #[pin]
-        sleep: Option<Sleep>,
-        deadline: Option<Instant>,
-        // Whether the handler is waiting for the request body (with a deadline only).
-        wait: Option<BodyWait>,
         log: LogFields,
     }
 }
@@ -211,38 +211,71 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        match this.future.poll(cx) {
+        let this = self.project();
+        Poll::Ready(Ok(match this.future.poll(cx) {
             Poll::Ready(Ok(mut res)) => {
                 if res.status() == StatusCode::INTERNAL_SERVER_ERROR {
                     if let Some(error) = res.extensions_mut().remove::<HandlerError>() {
                         this.log.failed(&error);
                     }
                 }
-                return Poll::Ready(Ok(res));
+                res
             }
             Poll::Ready(Err(panic)) => {
                 this.log.panicked(&*panic);
-                return Poll::Ready(Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response()));
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
             }
-            Poll::Pending => {}
+            Poll::Pending => return Poll::Pending,
+        }))
+    }
+}
+
+pin_project! {
+    /// A guarded handler future with a deadline.
+    ///
+    /// The handler is polled first, so a response that is ready when the deadline passes is
+    /// still sent. When the deadline wins, the handler future is dropped with this one:
+    /// it is cancelled at the `.await` it was waiting on. The timer is made at the first
+    /// poll that finds the handler pending.
+    struct Timed<F> {
+        #[pin]
+        guarded: Guarded<F>,
+        #[pin]
+        sleep: Option<Sleep>,
+        deadline: Instant,
+        // Whether the handler is waiting for the request body.
+        wait: Option<BodyWait>,
+    }
+}
+
+impl<F> Future for Timed<F>
+where
+    F: Future<Output = Response<Body>>,
+{
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(res) = this.guarded.as_mut().poll(cx) {
+            return Poll::Ready(res);
         }
-        if let Some(deadline) = *this.deadline {
-            if this.sleep.is_none() {
-                this.sleep.set(Some(tokio::time::sleep_until(deadline)));
-            }
-            if let Some(sleep) = this.sleep.as_pin_mut() {
-                if sleep.poll(cx).is_ready() {
-                    if this.wait.as_ref().is_some_and(BodyWait::is_waiting) {
-                        this.log.body_timed_out();
-                        return Poll::Ready(Ok(BODY_TIMEOUT_STATUS.into_response()));
-                    }
-                    this.log.timed_out();
-                    return Poll::Ready(Ok(TIMEOUT_STATUS.into_response()));
-                }
-            }
+        if this.sleep.is_none() {
+            this.sleep
+                .set(Some(tokio::time::sleep_until(*this.deadline)));
         }
-        Poll::Pending
+        let Some(sleep) = this.sleep.as_pin_mut() else {
+            return Poll::Pending;
+        };
+        if sleep.poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let log = &this.guarded.log;
+        if this.wait.as_ref().is_some_and(BodyWait::is_waiting) {
+            log.body_timed_out();
+            return Poll::Ready(Ok(BODY_TIMEOUT_STATUS.into_response()));
+        }
+        log.timed_out();
+        Poll::Ready(Ok(TIMEOUT_STATUS.into_response()))
     }
 }
 

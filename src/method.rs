@@ -46,6 +46,8 @@ use http::{
     header::{ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH},
 };
 use pin_project_lite::pin_project;
+
+use crate::body::{Body, try_downcast};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -325,12 +327,12 @@ impl Head {
     /// outside does not fill in `content-length: 0`. For a request that accepts a coding, an
     /// exactly empty body keeps a compression layer outside from encoding the `HEAD`
     /// response (its encoder would send framing bytes, which HTTP/2 delivers as content).
-    pub(crate) fn strip<B>(self, mut res: Response<B>, unsized_empty: fn() -> B) -> Response<B>
+    pub(crate) fn strip<B>(self, res: &mut Response<B>, unsized_empty: fn() -> B)
     where
         B: http_body::Body + Default,
     {
         if !self.derived && res.body().is_end_stream() {
-            return res;
+            return;
         }
         // Whether the response goes out with a `Content-Length`. Worked out in place: the
         // response is not taken apart, and each header is looked up at most once.
@@ -362,7 +364,6 @@ impl Head {
         } else {
             unsized_empty()
         };
-        res
     }
 }
 
@@ -495,7 +496,7 @@ impl<S> MethodFilter<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MethodFilter<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: http_body::Body + Default,
+    ResBody: http_body::Body + Default + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -527,7 +528,6 @@ pin_project! {
         #[pin]
         kind: Kind<F, B>,
         head: Option<Head>,
-        unsized_empty: fn() -> B,
     }
 }
 
@@ -539,35 +539,24 @@ pin_project! {
     }
 }
 
-impl<F, B: Default> ResponseFuture<F, B> {
+impl<F, B> ResponseFuture<F, B> {
     /// The inner service's future; its response loses its body when `head` says so.
+    #[inline]
     pub(crate) fn inner(future: F, head: Option<Head>) -> Self {
-        Self::with_kind(Kind::Inner { future }, head, B::default)
+        Self {
+            kind: Kind::Inner { future },
+            head,
+        }
     }
 
     /// A response made without calling the inner service.
+    #[inline]
     pub(crate) fn ready(response: Response<B>, head: Option<Head>) -> Self {
-        Self::with_kind(
-            Kind::Ready {
+        Self {
+            kind: Kind::Ready {
                 response: Some(response),
             },
             head,
-            B::default,
-        )
-    }
-
-    /// Uses `unsized_empty` for a `HEAD` body whose length is left unsaid (see
-    /// [`Head::strip`]).
-    pub(crate) fn unsized_empty(mut self, unsized_empty: fn() -> B) -> Self {
-        self.unsized_empty = unsized_empty;
-        self
-    }
-
-    fn with_kind(kind: Kind<F, B>, head: Option<Head>, unsized_empty: fn() -> B) -> Self {
-        Self {
-            kind,
-            head,
-            unsized_empty,
         }
     }
 }
@@ -575,26 +564,31 @@ impl<F, B: Default> ResponseFuture<F, B> {
 impl<F, B, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: http_body::Body + Default,
+    B: http_body::Body + Default + 'static,
 {
     type Output = Result<Response<B>, E>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let res = match this.kind.project() {
+        let mut res = match this.kind.project() {
             KindProj::Inner { future } => match future.poll(cx) {
                 Poll::Ready(Ok(res)) => res,
-                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                Poll::Pending => return Poll::Pending,
+                other => return other,
             },
             KindProj::Ready { response } => response.take().expect("polled after completion"),
         };
-        Poll::Ready(Ok(match this.head {
-            Some(head) => head.strip(res, *this.unsized_empty),
-            None => res,
-        }))
+        if let Some(head) = *this.head {
+            head.strip(&mut res, unsized_empty::<B>);
+        }
+        Poll::Ready(Ok(res))
     }
+}
+
+/// An empty body that does not state its size: this crate's [`Body`] has one; any other
+/// body type is exactly empty by default.
+fn unsized_empty<B: Default + 'static>() -> B {
+    try_downcast::<B, Body>(Body::empty_of_unknown_size()).unwrap_or_default()
 }
 
 impl<F, B> fmt::Debug for ResponseFuture<F, B> {
@@ -765,7 +759,8 @@ mod tests {
                 res.headers_mut()
                     .insert(CONTENT_LENGTH, HeaderValue::from_static(len));
             }
-            let res = head.strip(res, Body::empty_of_unknown_size);
+            let mut res = res;
+            head.strip(&mut res, Body::empty_of_unknown_size);
             let sent = res
                 .headers()
                 .get(CONTENT_LENGTH)
@@ -819,11 +814,11 @@ mod tests {
         for status in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {
             let mut res = Response::new(Body::from("x"));
             *res.status_mut() = status;
-            let res = Head {
+            Head {
                 derived: true,
                 encodable: false,
             }
-            .strip(res, Body::default);
+            .strip(&mut res, Body::default);
             assert!(res.headers().get(CONTENT_LENGTH).is_none(), "{status}");
         }
     }

@@ -478,12 +478,13 @@ struct Inner {
 }
 
 impl Inner {
-    /// Calls handler `i` inside the route's guard, for a request that came with `method`.
+    /// Calls handler `i` inside the route's guard, for a request that came with the method
+    /// at index `method` of [`METHODS`].
     #[inline]
     fn call(
         &self,
         i: usize,
-        method: &Method,
+        method: usize,
         req: Request<Body>,
         ctx: RouteContext,
     ) -> BoxResponseFuture {
@@ -492,7 +493,7 @@ impl Inner {
             .expect("the dispatch table calls only handlers the route has");
         let guard = Guard {
             route: self.path.clone(),
-            method: method::index_of(method).unwrap_or(i),
+            method,
             max_duration: self.limits.max_duration,
             body_limit: self.limits.body_limit,
         };
@@ -527,24 +528,21 @@ impl RouteHandlerService {
         let inner = &*self.inner;
         let action = inner.dispatch.action(req.method());
         let head = Head::of(req.method(), action, req.headers());
-        let (req, ctx) = match (action, &inner.cache) {
-            (Action::Call(GET), Some(policy)) => {
-                match cache::serve(policy, req, ctx, || GetHandler(self.clone())) {
-                    Served::Ready(res) => return ResponseFuture::ready(res, head),
-                    Served::Later(future) => return ResponseFuture::later(future, head),
-                    Served::Bypass(req, ctx) => (req, ctx),
-                }
-            }
-            (Action::Call(_), _) => (req, ctx),
-            (Action::Options | Action::NotAllowed, _) => {
-                return ResponseFuture::ready(inner.dispatch.answer(action), head);
-            }
-        };
         let Action::Call(i) = action else {
-            unreachable!("only calls reach the handlers")
+            return ResponseFuture::ready(inner.dispatch.answer(action), head);
         };
-        let method = req.method().clone();
-        ResponseFuture::later(inner.call(i, &method, req, ctx), head)
+        // For logs: the method the request came with (`HEAD` when it runs `GET`'s handler).
+        let method = method::index_of(req.method()).unwrap_or(i);
+        if let (GET, Some(policy)) = (i, &inner.cache) {
+            return match cache::serve(policy, req, ctx, || GetHandler(self.clone())) {
+                Served::Ready(res) => ResponseFuture::ready(res, head),
+                Served::Later(future) => ResponseFuture::later(future, head),
+                Served::Bypass(req, ctx) => {
+                    ResponseFuture::later(inner.call(i, method, req, ctx), head)
+                }
+            };
+        }
+        ResponseFuture::later(inner.call(i, method, req, ctx), head)
     }
 
     /// `None` when the route's `GET` responses are not cached; otherwise the revalidate
@@ -566,7 +564,7 @@ impl Origin<Body> for GetHandler {
         req: Request<Body>,
         ctx: RouteContext,
     ) -> impl Future<Output = Result<Response<Body>, Infallible>> + Send + 'static {
-        self.0.inner.call(GET, &Method::GET, req, ctx)
+        self.0.inner.call(GET, GET, req, ctx)
     }
 }
 
@@ -613,17 +611,17 @@ pin_project_lite::pin_project! {
 }
 
 impl ResponseFuture {
-    fn ready(res: Response<Body>, head: Option<Head>) -> Self {
+    #[inline]
+    pub(crate) fn ready(res: Response<Body>, head: Option<Head>) -> Self {
         Self {
-            inner: method::ResponseFuture::ready(res, head)
-                .unsized_empty(Body::empty_of_unknown_size),
+            inner: method::ResponseFuture::ready(res, head),
         }
     }
 
-    fn later(future: BoxResponseFuture, head: Option<Head>) -> Self {
+    #[inline]
+    pub(crate) fn later(future: BoxResponseFuture, head: Option<Head>) -> Self {
         Self {
-            inner: method::ResponseFuture::inner(future, head)
-                .unsized_empty(Body::empty_of_unknown_size),
+            inner: method::ResponseFuture::inner(future, head),
         }
     }
 }

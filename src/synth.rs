@@ -187,7 +187,7 @@ impl<S> HeadOptions<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HeadOptions<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: http_body::Body + Default,
+    ResBody: http_body::Body + Default + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;

@@ -170,9 +170,7 @@ pin_project! {
 
 impl<F, E> ResponseFuture<F, E> {
     fn new(inner: method::ResponseFuture<Either<IntoBody<F>, CacheFuture<E>>, Body>) -> Self {
-        Self {
-            inner: inner.unsized_empty(Body::empty_of_unknown_size),
-        }
+        Self { inner }
     }
 }
 

@@ -12,7 +12,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::{FutureExt, future::Either};
+use futures_util::FutureExt;
 use http::{HeaderValue, Request, Response, StatusCode, header::CONTENT_TYPE};
 use pin_project_lite::pin_project;
 use tower::{
@@ -24,7 +24,6 @@ use tower_service::Service;
 use crate::{
     body::{Body, BoxError},
     context::{Params, RouteContext, canonical_path},
-    method,
     response::IntoResponse,
     route::{self, RouteHandler, RouteHandlerService},
 };
@@ -270,9 +269,11 @@ impl Routes {
         {
             let pattern = pattern.expect("a table without conflicts has parsed every pattern");
             matcher.insert(id, pattern.url_segments());
+            let cached = matches!(&target, Target::Route(route) if route.cached_window().is_some());
             entries.push(Entry {
                 url: pattern.url().into(),
                 canonical,
+                cached,
                 registration,
                 target,
             });
@@ -358,15 +359,21 @@ pub(crate) struct Entry {
     pub(crate) url: Box<str>,
     /// The canonical path of a pattern without dynamic segments: every path it matches.
     canonical: Option<Arc<str>>,
+    /// Whether the target caches responses, and so keys them on the canonical path.
+    cached: bool,
     pub(crate) registration: Registration,
     target: Target,
 }
 
 impl Entry {
-    /// The context of a request for `path` that matched this entry with `params`: with the
-    /// canonical path, which the cache keys on. A static entry shares its own.
+    /// The context of a request for `path` that matched this entry with `params`: for a
+    /// cached route, with the canonical path, which the cache keys on (a static entry shares
+    /// its own).
     #[inline]
     fn context(&self, path: &str, params: Params) -> RouteContext {
+        if !self.cached {
+            return RouteContext::new(params);
+        }
         let path = canonical_path(path);
         let path = match &self.canonical {
             Some(own) if **own == *path => own.clone(),
@@ -586,33 +593,28 @@ where
 }
 
 pin_project! {
-    /// The response future of [`RouteTable`].
+    /// The response future of [`RouteTable`]: the route's, which also carries the answers of
+    /// pages (boxed) and of the table itself.
     pub struct ResponseFuture {
         #[pin]
-        inner: method::ResponseFuture<
-            Either<route::ResponseFuture, Oneshot<AnyService, Request<Body>>>,
-            Body,
-        >,
+        inner: route::ResponseFuture,
     }
 }
 
 impl ResponseFuture {
-    fn route(future: route::ResponseFuture) -> Self {
-        Self {
-            inner: method::ResponseFuture::inner(Either::Left(future), None),
-        }
+    #[inline]
+    fn route(inner: route::ResponseFuture) -> Self {
+        Self { inner }
     }
 
+    /// A page's or the not-found service's answer. Boxed, so that the future of the common
+    /// case, a route, stays small.
     fn service(future: Oneshot<AnyService, Request<Body>>) -> Self {
-        Self {
-            inner: method::ResponseFuture::inner(Either::Right(future), None),
-        }
+        Self::route(route::ResponseFuture::later(Box::pin(future), None))
     }
 
     fn ready(response: Response<Body>) -> Self {
-        Self {
-            inner: method::ResponseFuture::ready(response, None),
-        }
+        Self::route(route::ResponseFuture::ready(response, None))
     }
 }
 
