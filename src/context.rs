@@ -95,10 +95,34 @@ impl Params {
 pub struct RouteContext {
     params: Params,
     body_limit: BodyLimit,
+    /// What a cache needs: the canonical matched path and, while a fill runs, the record of
+    /// what the handler reads. One thin pointer, so that a context stays small to move.
+    cache: Option<Arc<CacheContext>>,
+}
+
+/// The part of a [`RouteContext`] that a cache uses.
+#[derive(Debug, Default)]
+pub(crate) struct CacheContext {
     /// The canonical matched path (see [`canonical_path`]), when the route table set it.
     path: Option<Arc<str>>,
-    /// Set while the handler fills a cache entry.
-    tracker: Option<ReadTracker>,
+    /// Whether a fill is running: reads are recorded.
+    tracking: bool,
+    reads: AtomicU8,
+}
+
+impl CacheContext {
+    /// The canonical path.
+    pub(crate) fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// The context part of a request for the canonical `path`.
+    pub(crate) fn of_path(path: Arc<str>) -> Arc<Self> {
+        Arc::new(Self {
+            path: Some(path),
+            ..Self::default()
+        })
+    }
 }
 
 impl RouteContext {
@@ -107,33 +131,40 @@ impl RouteContext {
         Self {
             params,
             body_limit: BodyLimit::DEFAULT,
-            path: None,
-            tracker: None,
+            cache: None,
         }
     }
 
-    /// The context with the canonical matched path, as the route table gives it.
-    pub(crate) fn with_path(mut self, path: Arc<str>) -> Self {
-        self.path = Some(path);
+    /// The context with the canonical matched path, as the route table gives it (see
+    /// [`CacheContext::of_path`]).
+    pub(crate) fn with_path(mut self, path: Arc<CacheContext>) -> Self {
+        self.cache = Some(path);
         self
     }
 
     /// The canonical form of the matched request path ([`canonical_path`]), when the route
     /// table set it.
     pub(crate) fn path(&self) -> Option<&Arc<str>> {
-        self.path.as_ref()
+        self.cache.as_ref()?.path.as_ref()
     }
 
     /// The context of a cache fill, which records what the handler reads.
     pub(crate) fn tracking(mut self) -> (Self, ReadTracker) {
-        let tracker = ReadTracker::default();
-        self.tracker = Some(tracker.clone());
-        (self, tracker)
+        let cache = Arc::new(CacheContext {
+            path: self.path().cloned(),
+            tracking: true,
+            reads: AtomicU8::new(0),
+        });
+        self.cache = Some(cache.clone());
+        (self, ReadTracker(cache))
     }
 
     /// The recorder of a cache fill, for request views that outlive the context.
-    pub(crate) fn tracker(&self) -> Option<&ReadTracker> {
-        self.tracker.as_ref()
+    pub(crate) fn tracker(&self) -> Option<ReadTracker> {
+        self.cache
+            .as_ref()
+            .filter(|c| c.tracking)
+            .map(|c| ReadTracker(c.clone()))
     }
 
     /// Records that the handler read `data` from the request.
@@ -151,8 +182,8 @@ impl RouteContext {
     /// ```
     #[inline]
     pub fn record(&self, data: RequestData) {
-        if let Some(tracker) = &self.tracker {
-            tracker.record(data);
+        if let Some(cache) = self.cache.as_ref().filter(|c| c.tracking) {
+            cache.reads.fetch_or(data.0, Ordering::Relaxed);
         }
     }
 
@@ -288,20 +319,20 @@ impl fmt::Debug for RequestData {
     }
 }
 
-/// Records at run time which [`RequestData`] a handler read, shared by the clones of one
-/// [`RouteContext`].
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ReadTracker(Arc<AtomicU8>);
+/// Records at run time which [`RequestData`] a handler read, shared by the clones of the
+/// [`RouteContext`] of one cache fill.
+#[derive(Clone, Debug)]
+pub(crate) struct ReadTracker(Arc<CacheContext>);
 
 impl ReadTracker {
     /// Records `data` as read.
     pub(crate) fn record(&self, data: RequestData) {
-        self.0.fetch_or(data.0, Ordering::Relaxed);
+        self.0.reads.fetch_or(data.0, Ordering::Relaxed);
     }
 
     /// What has been read so far.
     pub(crate) fn reads(&self) -> RequestData {
-        RequestData(self.0.load(Ordering::Relaxed))
+        RequestData(self.0.reads.load(Ordering::Relaxed))
     }
 }
 

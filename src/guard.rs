@@ -69,21 +69,10 @@ impl Guard {
     where
         F: Future<Output = Response<Body>> + Send + 'static,
     {
-        let deadline = self.max_duration.map(|max| {
-            let start = req
-                .extensions()
-                .get::<ReceivedAt>()
-                .map_or_else(Instant::now, |at| at.0);
-            start + max
-        });
-        // Only a body that is not in memory can keep its reader waiting.
-        let watch = deadline.is_some() && req.body().is_streaming();
-        let wait = watch.then(|| {
-            let wait = BodyWait::default();
-            let body = std::mem::take(req.body_mut());
-            *req.body_mut() = body.watched(&wait);
-            wait
-        });
+        let (deadline, wait) = match self.max_duration {
+            None => (None, None),
+            Some(max) => bound(&mut req, max),
+        };
         let ctx = ctx.with_body_limit(self.body_limit);
         // A closure handler may run code (and panic) before it returns its future.
         match std::panic::catch_unwind(AssertUnwindSafe(move || call(req, ctx))) {
@@ -119,6 +108,26 @@ impl Guard {
             max_duration: self.max_duration.unwrap_or_default(),
         }
     }
+}
+
+/// The deadline of a handler of a route with a `max_duration` of `max`, and the record of
+/// whether it waits for the request body (for a body that is not in memory).
+///
+/// The deadline is taken now, before the handler starts: from the request's [`ReceivedAt`]
+/// extension when it has one, otherwise from this instant.
+#[inline(never)]
+fn bound(req: &mut Request<Body>, max: Duration) -> (Option<Instant>, Option<BodyWait>) {
+    let start = req
+        .extensions()
+        .get::<ReceivedAt>()
+        .map_or_else(Instant::now, |at| at.0);
+    let wait = req.body().is_streaming().then(|| {
+        let wait = BodyWait::default();
+        let body = std::mem::take(req.body_mut());
+        *req.body_mut() = body.watched(&wait);
+        wait
+    });
+    (Some(start + max), wait)
 }
 
 /// What a log line about a handler names.

@@ -571,6 +571,15 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        // Not a `HEAD`: the response passes through untouched, without a move of its own.
+        let Some(head) = *this.head else {
+            return match this.kind.project() {
+                KindProj::Inner { future } => future.poll(cx),
+                KindProj::Ready { response } => {
+                    Poll::Ready(Ok(response.take().expect("polled after completion")))
+                }
+            };
+        };
         let mut res = match this.kind.project() {
             KindProj::Inner { future } => match future.poll(cx) {
                 Poll::Ready(Ok(res)) => res,
@@ -578,9 +587,7 @@ where
             },
             KindProj::Ready { response } => response.take().expect("polled after completion"),
         };
-        if let Some(head) = *this.head {
-            head.strip(&mut res, unsized_empty::<B>);
-        }
+        head.strip(&mut res, unsized_empty::<B>);
         Poll::Ready(Ok(res))
     }
 }

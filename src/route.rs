@@ -534,13 +534,14 @@ impl RouteHandlerService {
         // For logs: the method the request came with (`HEAD` when it runs `GET`'s handler).
         let method = method::index_of(req.method()).unwrap_or(i);
         if let (GET, Some(policy)) = (i, &inner.cache) {
-            return match cache::serve(policy, req, ctx, || GetHandler(self.clone())) {
-                Served::Ready(res) => ResponseFuture::ready(res, head),
-                Served::Later(future) => ResponseFuture::later(future, head),
-                Served::Bypass(req, ctx) => {
-                    ResponseFuture::later(inner.call(i, method, req, ctx), head)
+            match cache::serve(policy, &req, &ctx, || GetHandler(self.clone())) {
+                Served::Ready(res) => return ResponseFuture::ready(res, head),
+                Served::Miss(miss) => {
+                    let future = miss.wait(policy, req, ctx, GetHandler(self.clone()));
+                    return ResponseFuture::later(future, head);
                 }
-            };
+                Served::Bypass => {}
+            }
         }
         ResponseFuture::later(inner.call(i, method, req, ctx), head)
     }

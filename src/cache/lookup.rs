@@ -28,47 +28,56 @@ use crate::{body::Body, context::RouteContext};
 /// its size.
 pub(crate) type CacheFuture<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
 
-/// How the cache takes a `GET`.
-pub(crate) enum Served<B, E> {
+/// How the cache takes a `GET`: a hit is answered at once, from the request by reference;
+/// only a miss takes the request (see [`Miss::wait`]).
+pub(crate) enum Served {
     /// At once, from an entry.
     Ready(Response<Body>),
     /// Later: a fill, a wait on one, a store lookup, or a run that shares nothing.
-    Later(CacheFuture<E>),
+    Miss(Miss),
     /// Not at all: the request is answered as if the route were not cached (a route made
     /// dynamic by what it read, or a request with `Authorization`).
-    Bypass(Request<B>, RouteContext),
+    Bypass,
 }
 
-/// Answers a `GET` of a cached route or layer. `origin` is called only when the request is
-/// not a hit.
+/// A request the cache answers later.
+pub(crate) struct Miss {
+    key: CacheKey<'static>,
+    pending: Pending,
+}
+
+/// Answers a `GET` of a cached route or layer from an entry, or says how it is answered
+/// otherwise. `origin` is called only for a stale entry, to regenerate it.
 ///
 /// The cache never sees `HEAD`: the caller turns a `HEAD` into this `GET` and strips the
 /// body of the answer, by the same rule as for an uncached `GET`.
 #[inline]
 pub(crate) fn serve<B, O>(
     policy: &Arc<Policy>,
-    req: Request<B>,
-    ctx: RouteContext,
+    req: &Request<B>,
+    ctx: &RouteContext,
     origin: impl FnOnce() -> O,
-) -> Served<B, O::Error>
+) -> Served
 where
     B: Default + Send + 'static,
     O: Origin<B>,
 {
     let own = policy.runs_with_own_request();
     if own && (policy.bailed() || req.headers().contains_key(AUTHORIZATION)) {
-        return Served::Bypass(req, ctx);
+        return Served::Bypass;
     }
-    let Some(key) = policy.key_of(&req, &ctx) else {
+    let Some(key) = policy.key_of(req, ctx) else {
         // Keyed by host, and the request names none: nothing it gets may be shared.
         if own {
-            return Served::Bypass(req, ctx);
+            return Served::Bypass;
         }
         let key = CacheKey::new(None, req.uri().path()).into_owned();
-        let future = ordinary(policy.clone(), key, req, ctx, origin(), None);
-        return Served::Later(Box::pin(future));
+        return Served::Miss(Miss {
+            key,
+            pending: Pending::Alone,
+        });
     };
-    let lookup = match policy.cache.shared.store.get(&key).into_ready() {
+    let pending = match policy.cache.shared.store.get(&key).into_ready() {
         Ok(result) => match found(&key, result, Instant::now()) {
             Found::Fresh(entry, age) => {
                 let inm = req.headers().get(IF_NONE_MATCH);
@@ -77,22 +86,38 @@ where
             Found::Stale(entry, age) => {
                 let inm = req.headers().get(IF_NONE_MATCH);
                 let res = respond(&entry, CacheStatus::Stale, age, inm);
-                regenerate(policy, &key, &ctx, origin);
+                regenerate(policy, &key, ctx, origin);
                 return Served::Ready(res);
             }
             Found::Miss(status) => Pending::Known(status),
         },
         Err(later) => Pending::Lookup(later),
     };
-    let key = key.into_owned();
-    Served::Later(Box::pin(resolve(
-        policy.clone(),
-        key,
-        req,
-        ctx,
-        origin(),
-        lookup,
-    )))
+    Served::Miss(Miss {
+        key: key.into_owned(),
+        pending,
+    })
+}
+
+impl Miss {
+    /// The answer to the request, which the cache takes now.
+    pub(crate) fn wait<B, O>(
+        self,
+        policy: &Arc<Policy>,
+        req: Request<B>,
+        ctx: RouteContext,
+        origin: O,
+    ) -> CacheFuture<O::Error>
+    where
+        B: Default + Send + 'static,
+        O: Origin<B>,
+    {
+        let policy = policy.clone();
+        match self.pending {
+            Pending::Alone => Box::pin(ordinary(policy, self.key, req, ctx, origin, None)),
+            pending => Box::pin(resolve(policy, self.key, req, ctx, origin, pending)),
+        }
+    }
 }
 
 /// A store lookup, read.
@@ -103,6 +128,7 @@ enum Found {
     Miss(CacheStatus),
 }
 
+#[inline]
 fn found(key: &CacheKey<'_>, lookup: Result<Lookup, StoreError>, now: Instant) -> Found {
     match lookup {
         Ok(Lookup::Found(entry)) => {
@@ -130,8 +156,12 @@ pub(crate) fn is_fresh(entry: &CachedResponse, now: Instant) -> bool {
 }
 
 enum Pending {
+    /// The lookup found no entry to answer from.
     Known(CacheStatus),
+    /// The store answers later.
     Lookup(StoreFuture<Result<Lookup, StoreError>>),
+    /// The request may share nothing: it runs alone.
+    Alone,
 }
 
 async fn resolve<B, O>(
@@ -148,6 +178,7 @@ where
 {
     let status = match pending {
         Pending::Known(status) => status,
+        Pending::Alone => return ordinary(policy, key, req, ctx, origin, None).await,
         Pending::Lookup(lookup) => match found(&key, lookup.await, Instant::now()) {
             Found::Fresh(entry, age) => {
                 let inm = req.headers().get(IF_NONE_MATCH);

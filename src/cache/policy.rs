@@ -123,7 +123,7 @@ impl Policy {
         if !self.cache.shared.key_by_host {
             if let Some(literal) = &self.literal {
                 if literal.as_str() == path.unwrap_or_else(|| req.uri().path()) {
-                    return Some(literal.clone());
+                    return Some(literal.borrowed());
                 }
             }
             return Some(match ctx.path() {

@@ -101,7 +101,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if let Some(policy) = &self.policy {
             if matches!(*req.method(), Method::GET | Method::HEAD) {
                 // `HEAD` becomes `GET` here, above the cache.
@@ -112,17 +112,18 @@ where
                     .cloned()
                     .unwrap_or_default();
                 let inner = &self.inner;
-                match serve(policy, req, ctx, || ServiceOrigin(inner.clone())) {
+                match serve(policy, &req, &ctx, || ServiceOrigin(inner.clone())) {
                     Served::Ready(res) => {
                         return ResponseFuture::new(method::ResponseFuture::ready(res, head));
                     }
-                    Served::Later(future) => {
+                    Served::Miss(miss) => {
+                        let future = miss.wait(policy, req, ctx, ServiceOrigin(inner.clone()));
                         return ResponseFuture::new(method::ResponseFuture::inner(
                             Either::Right(future),
                             head,
                         ));
                     }
-                    Served::Bypass(own, _) => req = own,
+                    Served::Bypass => {}
                 }
             }
         }

@@ -281,6 +281,16 @@ impl<'a> CacheKey<'a> {
         }
     }
 
+    /// The key, borrowing its text from this one.
+    #[inline]
+    pub(crate) fn borrowed(&self) -> CacheKey<'_> {
+        CacheKey {
+            hash: self.hash,
+            text: Text::Borrowed(&self.text),
+            path_start: self.path_start,
+        }
+    }
+
     /// The path part as a shared string: the key's own text when it has no host.
     pub(crate) fn shared_path(&self) -> Arc<str> {
         match &self.text {

@@ -168,7 +168,7 @@ impl NextRequest {
             read: 0,
             limit: ctx.body_limit(),
             cookies: OnceLock::new(),
-            tracker: ctx.tracker().cloned(),
+            tracker: ctx.tracker(),
         }
     }
 

@@ -23,7 +23,7 @@ use tower_service::Service;
 
 use crate::{
     body::{Body, BoxError},
-    context::{Params, RouteContext, canonical_path},
+    context::{CacheContext, Params, RouteContext, canonical_path},
     response::IntoResponse,
     route::{self, RouteHandler, RouteHandlerService},
 };
@@ -270,6 +270,7 @@ impl Routes {
             let pattern = pattern.expect("a table without conflicts has parsed every pattern");
             matcher.insert(id, pattern.url_segments());
             let cached = matches!(&target, Target::Route(route) if route.cached_window().is_some());
+            let canonical = canonical.map(CacheContext::of_path);
             entries.push(Entry {
                 url: pattern.url().into(),
                 canonical,
@@ -358,7 +359,7 @@ pub(crate) struct Entry {
     /// The normalised URL pattern (groups removed).
     pub(crate) url: Box<str>,
     /// The canonical path of a pattern without dynamic segments: every path it matches.
-    canonical: Option<Arc<str>>,
+    canonical: Option<Arc<CacheContext>>,
     /// Whether the target caches responses, and so keys them on the canonical path.
     cached: bool,
     pub(crate) registration: Registration,
@@ -375,11 +376,11 @@ impl Entry {
             return RouteContext::new(params);
         }
         let path = canonical_path(path);
-        let path = match &self.canonical {
-            Some(own) if **own == *path => own.clone(),
-            _ => Arc::from(path),
+        let cache = match &self.canonical {
+            Some(own) if own_path(own) == &*path => own.clone(),
+            _ => CacheContext::of_path(Arc::from(path)),
         };
-        RouteContext::new(params).with_path(path)
+        RouteContext::new(params).with_path(cache)
     }
 
     /// The route handler, for a route.
@@ -554,6 +555,11 @@ impl RouteTable {
             }
         }
     }
+}
+
+/// The canonical path a static entry's context carries.
+fn own_path(cache: &CacheContext) -> &str {
+    cache.path().unwrap_or_default()
 }
 
 fn empty(status: StatusCode) -> Response<Body> {
