@@ -76,22 +76,23 @@ impl Guard {
         let ctx = ctx.with_body_limit(self.body_limit);
         // A closure handler may run code (and panic) before it returns its future.
         match std::panic::catch_unwind(AssertUnwindSafe(move || call(req, ctx))) {
-            Ok(future) => {
-                let guarded = Guarded {
+            // A route without a `max_duration` carries no timer. Each future is built in its
+            // box, not moved there.
+            Ok(future) => match deadline {
+                None => Box::pin(Guarded {
                     future: AssertUnwindSafe(future).catch_unwind(),
                     log: self.into_log(),
-                };
-                // A route without a `max_duration` carries no timer.
-                match deadline {
-                    None => Box::pin(guarded),
-                    Some(deadline) => Box::pin(Timed {
-                        guarded,
-                        sleep: None,
-                        deadline,
-                        wait,
-                    }),
-                }
-            }
+                }),
+                Some(deadline) => Box::pin(Timed {
+                    guarded: Guarded {
+                        future: AssertUnwindSafe(future).catch_unwind(),
+                        log: self.into_log(),
+                    },
+                    sleep: None,
+                    deadline,
+                    wait,
+                }),
+            },
             Err(panic) => {
                 self.into_log().panicked(&*panic);
                 Box::pin(std::future::ready(Ok(
