@@ -568,7 +568,7 @@ where
 {
     type Output = Result<Response<B>, E>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         // Not a `HEAD`: the response passes through untouched, without a move of its own.
@@ -580,16 +580,31 @@ where
                 }
             };
         };
-        let mut res = match this.kind.project() {
-            KindProj::Inner { future } => match future.poll(cx) {
-                Poll::Ready(Ok(res)) => res,
-                other => return other,
-            },
-            KindProj::Ready { response } => response.take().expect("polled after completion"),
-        };
-        head.strip(&mut res, unsized_empty::<B>);
-        Poll::Ready(Ok(res))
+        match this.kind.project() {
+            KindProj::Inner { future } => {
+                let mut polled = future.poll(cx);
+                if let Poll::Ready(Ok(res)) = &mut polled {
+                    strip(head, res);
+                }
+                polled
+            }
+            KindProj::Ready { response } => {
+                let mut res = response.take().expect("polled after completion");
+                strip(head, &mut res);
+                Poll::Ready(Ok(res))
+            }
+        }
     }
+}
+
+/// Drops the body of the answer to a `HEAD`. Kept out of line, so that the poll of every
+/// other request stays small enough to inline.
+#[inline(never)]
+fn strip<B>(head: Head, res: &mut Response<B>)
+where
+    B: http_body::Body + Default + 'static,
+{
+    head.strip(res, unsized_empty::<B>);
 }
 
 /// An empty body that does not state its size: this crate's [`Body`] has one; any other

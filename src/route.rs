@@ -525,17 +525,47 @@ impl RouteHandlerService {
     /// `HEAD`) is answered by the cache, which fills entries with requests of its own.
     #[inline]
     pub fn call_with_context(&self, req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
+        match self.decide(req.method(), req.headers()) {
+            Decision::Answer(action, head) => self.answer(action, head),
+            Decision::Call(call) => self.run(call, req, ctx),
+        }
+    }
+
+    /// What the dispatch table says of `req`, decided from its method alone.
+    #[inline(always)]
+    fn decide(&self, m: &Method, headers: &http::HeaderMap) -> Decision {
+        let action = self.inner.dispatch.action(m);
+        let head = Head::of(m, action, headers);
+        match action {
+            Action::Call(handler) => Decision::Call(Call {
+                handler,
+                // For logs: the method the request came with (`HEAD` when it runs the `GET`
+                // handler).
+                method: method::index_of(m).unwrap_or(handler),
+                head,
+            }),
+            action => Decision::Answer(action, head),
+        }
+    }
+
+    /// A `204` or `405` with `Allow`.
+    #[inline(always)]
+    fn answer(&self, action: Action, head: Option<Head>) -> ResponseFuture {
+        ResponseFuture::ready(self.inner.dispatch.answer(action), head)
+    }
+
+    /// Runs the handler `call` names, or answers from the cache when it is the cached `GET`.
+    #[inline(always)]
+    fn run(&self, call: Call, req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
         let inner = &*self.inner;
-        let action = inner.dispatch.action(req.method());
-        let head = Head::of(req.method(), action, req.headers());
-        let Action::Call(i) = action else {
-            return ResponseFuture::ready(inner.dispatch.answer(action), head);
-        };
-        // For logs: the method the request came with (`HEAD` when it runs `GET`'s handler).
-        let method = method::index_of(req.method()).unwrap_or(i);
-        if let (GET, Some(policy)) = (i, &inner.cache) {
+        let Call {
+            handler,
+            method,
+            head,
+        } = call;
+        if let (GET, Some(policy)) = (handler, &inner.cache) {
             match cache::serve(policy, &req, &ctx, || GetHandler(self.clone())) {
-                Served::Ready(res) => return ResponseFuture::ready(res, head),
+                Served::Ready(hit) => return ResponseFuture::ready(hit.response(&req), head),
                 Served::Miss(miss) => {
                     let future = miss.wait(policy, req, ctx, GetHandler(self.clone()));
                     return ResponseFuture::later(future, head);
@@ -543,7 +573,7 @@ impl RouteHandlerService {
                 Served::Bypass => {}
             }
         }
-        ResponseFuture::later(inner.call(i, method, req, ctx), head)
+        ResponseFuture::later(inner.call(handler, method, req, ctx), head)
     }
 
     /// `None` when the route's `GET` responses are not cached; otherwise the revalidate
@@ -551,6 +581,23 @@ impl RouteHandlerService {
     pub(crate) fn cached_window(&self) -> Option<Option<std::time::Duration>> {
         self.inner.cache.as_ref().map(|c| c.settings.revalidate)
     }
+}
+
+/// What the dispatch table says of a request.
+enum Decision {
+    /// Run a handler.
+    Call(Call),
+    /// Answer `204` or `405` without one.
+    Answer(Action, Option<Head>),
+}
+
+/// A handler to run: its index, the index of the method the request came with, and how
+/// the answer loses its body for a `HEAD`.
+#[derive(Clone, Copy)]
+struct Call {
+    handler: usize,
+    method: usize,
+    head: Option<Head>,
 }
 
 /// The route's `GET` handler as the origin its cache fills entries from.
@@ -594,12 +641,17 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        // A `405` or `204` is answered from the method alone, before the request is touched.
+        let call = match self.decide(req.method(), req.headers()) {
+            Decision::Answer(action, head) => return self.answer(action, head),
+            Decision::Call(call) => call,
+        };
         let mut req = req.map(Body::new);
         let ctx = req
             .extensions_mut()
             .remove::<RouteContext>()
             .unwrap_or_default();
-        self.call_with_context(req, ctx)
+        self.run(call, req, ctx)
     }
 }
 
@@ -630,7 +682,7 @@ impl ResponseFuture {
 impl Future for ResponseFuture {
     type Output = Result<Response<Body>, Infallible>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.project().inner.poll(cx)
     }

@@ -31,13 +31,33 @@ pub(crate) type CacheFuture<E> = Pin<Box<dyn Future<Output = Result<Response<Bod
 /// How the cache takes a `GET`: a hit is answered at once, from the request by reference;
 /// only a miss takes the request (see [`Miss::wait`]).
 pub(crate) enum Served {
-    /// At once, from an entry.
-    Ready(Response<Body>),
+    /// At once, from an entry: see [`Hit::response`].
+    Ready(Hit),
     /// Later: a fill, a wait on one, a store lookup, or a run that shares nothing.
     Miss(Miss),
     /// Not at all: the request is answered as if the route were not cached (a route made
     /// dynamic by what it read, or a request with `Authorization`).
     Bypass,
+}
+
+/// An entry that answers a request at once.
+pub(crate) struct Hit {
+    entry: Arc<CachedResponse>,
+    status: CacheStatus,
+    age: Duration,
+}
+
+impl Hit {
+    /// The response, `304` when the request's `If-None-Match` matches the entry.
+    #[inline]
+    pub(crate) fn response<B>(&self, req: &Request<B>) -> Response<Body> {
+        respond(
+            &self.entry,
+            self.status,
+            self.age,
+            req.headers().get(IF_NONE_MATCH),
+        )
+    }
 }
 
 /// A request the cache answers later.
@@ -80,14 +100,13 @@ where
     let pending = match policy.cache.shared.store.get(&key).into_ready() {
         Ok(result) => match found(&key, result, Instant::now()) {
             Found::Fresh(entry, age) => {
-                let inm = req.headers().get(IF_NONE_MATCH);
-                return Served::Ready(respond(&entry, CacheStatus::Hit, age, inm));
+                let status = CacheStatus::Hit;
+                return Served::Ready(Hit { entry, status, age });
             }
             Found::Stale(entry, age) => {
-                let inm = req.headers().get(IF_NONE_MATCH);
-                let res = respond(&entry, CacheStatus::Stale, age, inm);
                 regenerate(policy, &key, ctx, origin);
-                return Served::Ready(res);
+                let status = CacheStatus::Stale;
+                return Served::Ready(Hit { entry, status, age });
             }
             Found::Miss(status) => Pending::Known(status),
         },

@@ -67,11 +67,11 @@ pub struct MemoryStore {
 type Index = HashTable<(CacheKey<'static>, Arc<CachedResponse>)>;
 
 /// Entries moka evicted, waiting to leave the index.
-type Evicted = Arc<Mutex<Vec<(Arc<PolicyKey>, Arc<CachedResponse>)>>>;
+type Evicted = Arc<Mutex<Vec<(Arc<PolicyKey>, Held)>>>;
 
 struct Inner {
     shards: Box<[RwLock<Index>]>,
-    policy: moka::sync::Cache<PolicyKey, Arc<CachedResponse>, PassThrough>,
+    policy: moka::sync::Cache<PolicyKey, Held, PassThrough>,
     generation: AtomicU64,
     writes: Mutex<Writes>,
     evicted: Evicted,
@@ -97,28 +97,32 @@ impl Writes {
     }
 }
 
-#[derive(Clone, PartialEq, Eq)]
-struct PolicyKey(CacheKey<'static>);
+/// How moka knows an entry: by its key's hash alone. moka's table keeps the key of a
+/// removed entry for a while (a tombstone), so a key of moka's own must be small: a store of
+/// long keys would otherwise hold memory far past its budget. Two keys with one 64-bit hash
+/// (keyed per process, so not to be forced by a client) are one moka entry, and the index
+/// keeps only the newer of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct PolicyKey(u64);
+
+impl PolicyKey {
+    fn of(key: &CacheKey<'_>) -> Self {
+        Self(key.precomputed_hash())
+    }
+}
 
 impl Hash for PolicyKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.precomputed_hash());
+        state.write_u64(self.0);
     }
 }
 
-/// Looks up a [`PolicyKey`] by a borrowed key.
-struct Borrowed<'a, 'k>(&'a CacheKey<'k>);
-
-impl Hash for Borrowed<'_, '_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.precomputed_hash());
-    }
-}
-
-impl moka::Equivalent<PolicyKey> for Borrowed<'_, '_> {
-    fn equivalent(&self, key: &PolicyKey) -> bool {
-        self.0.as_str() == key.0.as_str()
-    }
+/// What moka holds of an entry: the entry, and the length of the key the index holds it
+/// under (its text is counted with the entry).
+#[derive(Clone)]
+struct Held {
+    entry: Arc<CachedResponse>,
+    key_len: u32,
 }
 
 /// A hasher that passes a key's precomputed hash through.
@@ -164,15 +168,11 @@ impl MemoryStore {
         let sink = evicted.clone();
         let policy = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
-            // The key's text is one allocation shared by the index, moka and the entry
-            // (see `CacheKey`); count it once, with the entry.
-            .weigher(|key: &PolicyKey, entry: &Arc<CachedResponse>| {
-                let key_len = u32::try_from(key.0.as_str().len()).unwrap_or(u32::MAX);
-                entry.weight().saturating_add(key_len)
-            })
-            .eviction_listener(move |key, entry, cause| {
+            // The index's key is counted with the entry (moka's key is its hash).
+            .weigher(|_: &PolicyKey, held: &Held| held.entry.weight().saturating_add(held.key_len))
+            .eviction_listener(move |key, held, cause| {
                 if cause != moka::notification::RemovalCause::Replaced {
-                    lock(&sink).push((key, entry));
+                    lock(&sink).push((key, held));
                 }
             })
             .build_with_hasher(PassThrough);
@@ -260,15 +260,13 @@ impl Inner {
     /// was being inserted leaves the index too.
     fn drain_evicted(&self) {
         let evicted = std::mem::take(&mut *lock(&self.evicted));
-        for (key, entry) in evicted {
-            let hash = key.0.precomputed_hash();
+        for (key, held) in evicted {
+            let hash = key.0;
             let mut shard = self
                 .shard(hash)
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Ok(found) = shard.find_entry(hash, |(k, e)| {
-                k.as_str() == key.0.as_str() && Arc::ptr_eq(e, &entry)
-            }) {
+            if let Ok(found) = shard.find_entry(hash, |(_, e)| Arc::ptr_eq(e, &held.entry)) {
                 found.remove();
             }
         }
@@ -280,6 +278,12 @@ impl Inner {
             .shard(hash)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
+        // Another key of the same hash is one moka entry with this one: it leaves.
+        if let Ok(other) = shard.find_entry(hash, |(k, _)| {
+            k.precomputed_hash() == hash && k.as_str() != key.as_str()
+        }) {
+            other.remove();
+        }
         match shard.find_entry(hash, |(k, _)| k.as_str() == key.as_str()) {
             Ok(mut found) => found.get_mut().1 = entry,
             Err(absent) => {
@@ -310,7 +314,7 @@ impl Inner {
         });
         if due {
             if let Ok(_writes) = self.writes.try_lock() {
-                self.policy.get(&Borrowed(key));
+                self.policy.get(&PolicyKey::of(key));
                 self.drain_evicted();
             }
         }
@@ -342,7 +346,11 @@ impl Inner {
             .checked
             .fetch_max(self.generation.load(Ordering::Acquire), Ordering::AcqRel);
         let key = key.clone().into_owned();
-        self.policy.insert(PolicyKey(key.clone()), entry.clone());
+        let held = Held {
+            entry: entry.clone(),
+            key_len: u32::try_from(key.as_str().len()).unwrap_or(u32::MAX),
+        };
+        self.policy.insert(PolicyKey::of(&key), held);
         self.index_insert(key, entry);
         self.policy.run_pending_tasks();
         self.drain_evicted();
@@ -352,7 +360,7 @@ impl Inner {
 
     fn remove(&self, key: &CacheKey<'_>) {
         let _writes = lock(&self.writes);
-        self.policy.invalidate(&Borrowed(key));
+        self.policy.invalidate(&PolicyKey::of(key));
         self.index_remove(key);
         self.drain_evicted();
     }

@@ -119,24 +119,36 @@ impl Policy {
         req: &'r Request<B>,
         ctx: &'r RouteContext,
     ) -> Option<CacheKey<'r>> {
-        let path = ctx.path().map(|p| &**p);
-        if !self.cache.shared.key_by_host {
-            if let Some(literal) = &self.literal {
-                if literal.as_str() == path.unwrap_or_else(|| req.uri().path()) {
-                    return Some(literal.borrowed());
-                }
-            }
-            return Some(match ctx.path() {
-                Some(path) => CacheKey::of_canonical(path),
-                None => CacheKey::new(None, req.uri().path()),
-            });
+        if self.cache.shared.key_by_host {
+            return self.key_with_host(req, ctx);
         }
+        let path = ctx.path();
+        if let Some(literal) = &self.literal {
+            let requested = path.map_or_else(|| req.uri().path(), |p| &**p);
+            if literal.as_str() == requested {
+                return Some(literal.borrowed());
+            }
+        }
+        Some(match path {
+            Some(path) => CacheKey::of_canonical(path),
+            None => CacheKey::new(None, req.uri().path()),
+        })
+    }
+
+    #[inline(never)]
+    fn key_with_host<'r, B>(
+        &'r self,
+        req: &'r Request<B>,
+        ctx: &'r RouteContext,
+    ) -> Option<CacheKey<'r>> {
         let host = match req.uri().authority() {
             Some(authority) => authority.as_str().rsplit('@').next(),
             None => req.headers().get(HOST).and_then(|h| h.to_str().ok()),
         }
         .filter(|host| is_plain_authority(host))?;
-        let path = path.map_or_else(|| canonical_path(req.uri().path()), Into::into);
+        let path = ctx
+            .path()
+            .map_or_else(|| canonical_path(req.uri().path()), |p| (&**p).into());
         Some(CacheKey::new(Some(host), &path).into_owned())
     }
 

@@ -113,7 +113,8 @@ where
                     .unwrap_or_default();
                 let inner = &self.inner;
                 match serve(policy, &req, &ctx, || ServiceOrigin(inner.clone())) {
-                    Served::Ready(res) => {
+                    Served::Ready(hit) => {
+                        let res = hit.response(&req);
                         return ResponseFuture::new(method::ResponseFuture::ready(res, head));
                     }
                     Served::Miss(miss) => {
