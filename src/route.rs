@@ -563,17 +563,35 @@ impl RouteHandlerService {
             method,
             head,
         } = call;
-        if let (GET, Some(policy)) = (handler, &inner.cache) {
-            match cache::serve(policy, &req, &ctx, || GetHandler(self.clone())) {
-                Served::Ready(hit) => return ResponseFuture::ready(hit.response(&req), head),
-                Served::Miss(miss) => {
-                    let future = miss.wait(policy, req, ctx, GetHandler(self.clone()));
-                    return ResponseFuture::later(future, head);
-                }
-                Served::Bypass => {}
+        if handler == GET {
+            if let Some(policy) = &inner.cache {
+                return self.run_cached(policy, call, req, ctx);
             }
         }
         ResponseFuture::later(inner.call(handler, method, req, ctx), head)
+    }
+
+    /// The cached `GET`: from the cache, or the handler when the cache passes. Out of line,
+    /// so that the uncached path keeps its request where it is.
+    #[inline(never)]
+    fn run_cached(
+        &self,
+        policy: &Arc<Policy>,
+        call: Call,
+        req: Request<Body>,
+        ctx: RouteContext,
+    ) -> ResponseFuture {
+        let head = call.head;
+        match cache::serve(policy, &req, &ctx, || GetHandler(self.clone())) {
+            Served::Ready(hit) => ResponseFuture::ready(hit.response(&req), head),
+            Served::Miss(miss) => {
+                let future = miss.wait(policy, req, ctx, GetHandler(self.clone()));
+                ResponseFuture::later(future, head)
+            }
+            Served::Bypass => {
+                ResponseFuture::later(self.inner.call(GET, call.method, req, ctx), head)
+            }
+        }
     }
 
     /// `None` when the route's `GET` responses are not cached; otherwise the revalidate
