@@ -359,12 +359,24 @@ impl ReadTracker {
 /// assert_eq!(canonical_path(""), "/");
 /// ```
 pub fn canonical_path(path: &str) -> Cow<'_, str> {
-    let end = path.find(['?', '#']).unwrap_or(path.len());
+    // One pass finds the end (a query or fragment) and whether anything needs rewriting.
+    let mut end = path.len();
+    let mut plain = true;
+    for (i, &b) in path.as_bytes().iter().enumerate() {
+        match BYTE_CLASS[usize::from(b)] {
+            PLAIN => {}
+            END => {
+                end = i;
+                break;
+            }
+            _ => plain = false,
+        }
+    }
     let mut path = &path[..end];
     while path.len() > 1 && path.ends_with('/') {
         path = &path[..path.len() - 1];
     }
-    if path.starts_with('/') && path.bytes().all(|b| b != b'%' && is_path_char(b)) {
+    if plain && path.starts_with('/') {
         return Cow::Borrowed(path);
     }
     let mut out = String::with_capacity(path.len() + 1);
@@ -404,7 +416,7 @@ pub fn canonical_path(path: &str) -> Cow<'_, str> {
 }
 
 /// Whether `b` may stand in a URI path as it is (RFC 3986 `pchar` and `/`), but for `%`.
-fn is_path_char(b: u8) -> bool {
+const fn is_path_char(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -427,6 +439,30 @@ fn is_path_char(b: u8) -> bool {
                 | b'/'
         )
 }
+
+/// A byte a canonical path keeps as it is.
+const PLAIN: u8 = 0;
+/// `?` or `#`: the path ends before it.
+const END: u8 = 1;
+/// `%`, or a byte a path cannot hold as it is: the path is rewritten.
+const REWRITE: u8 = 2;
+
+/// The class of every byte, so that the common path (nothing to rewrite) costs one load and
+/// compare a byte.
+static BYTE_CLASS: [u8; 256] = {
+    let mut classes = [REWRITE; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if byte == b'?' || byte == b'#' {
+            classes[b] = END;
+        } else if is_path_char(byte) {
+            classes[b] = PLAIN;
+        }
+        b += 1;
+    }
+    classes
+};
 
 fn push_escaped(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";

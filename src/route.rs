@@ -455,7 +455,13 @@ impl From<RouteHandler> for RouteHandlerService {
 /// [`Bytes`]. It answers every request with a response and never fails (`Error =
 /// Infallible`): `405` with `Allow` for a method the route lacks, `204` with `Allow` for
 /// `OPTIONS` without a handler, the `GET` handler's response without its body for `HEAD`
-/// without a handler.
+/// without a handler (the handler sees the method `HEAD`, as in Next.js and axum, so it may
+/// skip work on the body). These rules are the route's dispatch table, the one the layers of
+/// [`method`](crate::method) and [`synth`](crate::synth) use too.
+///
+/// When the route's `GET` responses are cached, the cache sits below the table: it answers
+/// the `GET` (and a `HEAD` without a handler, as a `GET` whose answer then loses its body),
+/// and fills its entries with requests it makes from the cache key, never with a client's.
 ///
 /// `poll_ready` is always ready: the service holds no resource that could run out; each
 /// request runs its handler in its own future. Backpressure belongs to layers around it
