@@ -159,6 +159,12 @@ impl RouteContext {
         (self, ReadTracker(cache))
     }
 
+    /// The cache part of a fill's context, to share with a context made further in (a route
+    /// table under a cache layer), so that reads made there are recorded for the fill.
+    pub(crate) fn fill_tracking(&self) -> Option<&Arc<CacheContext>> {
+        self.cache.as_ref().filter(|c| c.tracking)
+    }
+
     /// The recorder of a cache fill, for request views that outlive the context.
     pub(crate) fn tracker(&self) -> Option<ReadTracker> {
         self.cache

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     body::Body,
-    context::{RequestData, RouteContext},
+    context::{ReadTracker, RequestData, RouteContext},
 };
 
 /// What the cache fills entries from: the route's `GET` handler, or the service a
@@ -191,14 +191,19 @@ impl<E: Send + 'static> Filling<'_, E> {
             }
             Some(Ok(Ok(res))) => res,
         };
-        if let Some(reads) = tracker.map(|t| t.reads()).filter(|r| !r.is_empty()) {
+        if let Some(reads) = read(tracker.as_ref()) {
             return self.read_request_data(reads);
         }
-        self.keep(res, generation).await
+        self.keep(res, generation, tracker).await
     }
 
     /// Stores the response, or shares it, or gives it to the requester alone.
-    async fn keep(&mut self, res: Response<Body>, generation: Option<u64>) -> Outcome {
+    async fn keep(
+        &mut self,
+        res: Response<Body>,
+        generation: Option<u64>,
+        tracker: Option<ReadTracker>,
+    ) -> Outcome {
         let (parts, body) = res.into_parts();
         if let Some(reason) = self.policy.unshareable(&parts.headers) {
             tracing::debug!(key = %self.key, reason = reason.as_str(), "response neither stored nor shared");
@@ -216,11 +221,18 @@ impl<E: Send + 'static> Filling<'_, E> {
                 return self.failed("response body failed");
             }
             Some(Ok(Ok(Collected::Over { chunks, rest }))) => {
+                if let Some(reads) = read(tracker.as_ref()) {
+                    return self.read_request_data(reads);
+                }
                 self.remove_invalidated().await;
                 return self.too_large(parts, Body::new(PrefixedBody::new(chunks, rest)));
             }
             Some(Ok(Ok(Collected::Full(bytes)))) => bytes,
         };
+        // A body that streams may read request data as it is made.
+        if let Some(reads) = read(tracker.as_ref()) {
+            return self.read_request_data(reads);
+        }
         let status = parts.status;
         if !Policy::storable(status)
             || (self.replacing == Replacing::Stale && status.is_server_error())
@@ -342,6 +354,11 @@ impl<E: Send + 'static> Filling<'_, E> {
             tracing::warn!(key = %self.key, %error, "cache store remove failed");
         }
     }
+}
+
+/// What the handler read of the request so far, when a fill records reads and it read any.
+fn read(tracker: Option<&ReadTracker>) -> Option<RequestData> {
+    tracker.map(ReadTracker::reads).filter(|r| !r.is_empty())
 }
 
 /// When a fill started now must end, if it is bounded: only on a Tokio runtime, whose timer

@@ -54,7 +54,9 @@ use crate::extract::RequestData;
 #[derive(Clone)]
 pub struct CacheLayer {
     settings: Option<Settings>,
-    policy: Option<Arc<Policy>>,
+    cache: Cache,
+    /// The key space of the services this layer wraps.
+    space: u64,
 }
 
 impl CacheLayer {
@@ -78,34 +80,39 @@ impl CacheLayer {
             Resolved::Uncached | Resolved::ReadsRequestData { .. } => None,
         };
         Ok(Self {
-            policy: settings
-                .clone()
-                .map(|s| Arc::new(Policy::new(s, Cache::global().clone(), None))),
             settings,
+            cache: Cache::global().clone(),
+            space: Policy::new_space(),
         })
     }
 
     /// Stores entries in `cache`.
     pub fn cache(mut self, cache: &Cache) -> Self {
-        self.policy = self
-            .settings
-            .clone()
-            .map(|s| Arc::new(Policy::new(s, cache.clone(), None)));
+        self.cache = cache.clone();
         self
     }
 
     /// Whether the layer caches anything (`false` for `ForceDynamic`, or `Auto` without a
     /// revalidate window).
     pub fn is_caching(&self) -> bool {
-        self.policy.is_some()
+        self.settings.is_some()
     }
 }
 
 impl<S> Layer<S> for CacheLayer {
     type Service = CacheService<S>;
 
+    /// The services one layer wraps share its key space (see
+    /// [`CacheKey::space`](super::CacheKey::space)): axum applies a layer to each method of a
+    /// route, and a `HEAD` must find the `GET` entry. Services under two layers never share
+    /// an entry, even for one path (under two prefixes that a router strips, say); wrap two
+    /// different services with two layers.
     fn layer(&self, inner: S) -> CacheService<S> {
-        CacheService::from_parts(inner, self.policy.clone())
+        let policy = self
+            .settings
+            .clone()
+            .map(|s| Arc::new(Policy::in_space(self.space, s, self.cache.clone(), None)));
+        CacheService::from_parts(inner, policy)
     }
 }
 

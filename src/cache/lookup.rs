@@ -91,7 +91,7 @@ where
         if own {
             return Served::Bypass;
         }
-        let key = CacheKey::new(None, req.uri().path()).into_owned();
+        let key = policy.key_without_host(req);
         return Served::Miss(Miss {
             key,
             pending: Pending::Alone,

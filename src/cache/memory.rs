@@ -250,9 +250,7 @@ impl Inner {
             .shard(hash)
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        shard
-            .find(hash, |(k, _)| k.as_str() == key.as_str())
-            .map(|(_, e)| e.clone())
+        shard.find(hash, |(k, _)| k == key).map(|(_, e)| e.clone())
     }
 
     /// Applies moka's evictions to the index. Runs under the `writes` lock, after every
@@ -279,12 +277,12 @@ impl Inner {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         // Another key of the same hash is one moka entry with this one: it leaves.
-        if let Ok(other) = shard.find_entry(hash, |(k, _)| {
-            k.precomputed_hash() == hash && k.as_str() != key.as_str()
-        }) {
+        if let Ok(other) =
+            shard.find_entry(hash, |(k, _)| k.precomputed_hash() == hash && k != &key)
+        {
             other.remove();
         }
-        match shard.find_entry(hash, |(k, _)| k.as_str() == key.as_str()) {
+        match shard.find_entry(hash, |(k, _)| k == &key) {
             Ok(mut found) => found.get_mut().1 = entry,
             Err(absent) => {
                 absent
@@ -300,7 +298,7 @@ impl Inner {
             .shard(hash)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Ok(found) = shard.find_entry(hash, |(k, _)| k.as_str() == key.as_str()) {
+        if let Ok(found) = shard.find_entry(hash, |(k, _)| k == key) {
             found.remove();
         }
     }
@@ -340,6 +338,14 @@ impl Inner {
     fn put(&self, key: &CacheKey<'_>, entry: Arc<CachedResponse>) -> bool {
         let writes = lock(&self.writes);
         if writes.invalidated(&entry) {
+            return false;
+        }
+        // A fill that started before the stored entry's (one detached by an invalidation that
+        // did not concern it) must not put an older response back.
+        if self
+            .find(key)
+            .is_some_and(|stored| stored.generation() > entry.generation())
+        {
             return false;
         }
         entry

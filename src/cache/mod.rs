@@ -27,6 +27,12 @@
 //! request target's (absolute-form, or HTTP/2 `:authority`), which makes `Host` irrelevant
 //! (RFC 9112 §3.2.2), else `Host`. A request that names no host shares no entry.
 //!
+//! Each route, and each [`CacheLayer`], keys in a space of its own
+//! ([`CacheKey::space`]), so two routes never share an entry, also when a router strips the
+//! prefixes they are mounted under and hands both the same path (axum's `nest`).
+//! [`Revalidator::revalidate_path`] reaches a path in every space; under a stripped prefix it
+//! is the path the route sees.
+//!
 //! # Fills see no client
 //!
 //! A fill is made from the key, never forwarded from a client: method `GET`, the canonical

@@ -5,7 +5,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -64,20 +64,42 @@ pub(crate) struct Policy {
     /// The key of the route's literal path, so a request for exactly that path skips
     /// hashing.
     literal: Option<CacheKey<'static>>,
+    /// The key space of this route or layer (see [`CacheKey::space`]).
+    space: u64,
 }
 
+/// The next key space: each route and each layered service has its own.
+static NEXT_SPACE: AtomicU64 = AtomicU64::new(1);
+
 impl Policy {
-    /// `literal_path` is the route's URL when it has no dynamic segment.
+    /// A new key space (see [`CacheKey::space`]).
+    pub(crate) fn new_space() -> u64 {
+        NEXT_SPACE.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The policy of a route or layer with its own key space. `literal_path` is the route's
+    /// URL when it has no dynamic segment.
     pub(crate) fn new(settings: Settings, cache: Cache, literal_path: Option<&str>) -> Self {
+        Self::in_space(Self::new_space(), settings, cache, literal_path)
+    }
+
+    /// The policy, keying in `space`.
+    pub(crate) fn in_space(
+        space: u64,
+        settings: Settings,
+        cache: Cache,
+        literal_path: Option<&str>,
+    ) -> Self {
         let literal = literal_path
             .filter(|p| !cache.shared.key_by_host && !p.contains('['))
-            .map(|p| CacheKey::new(None, p).into_owned());
+            .map(|p| CacheKey::new_in(space, None, p).into_owned());
         Self {
             cache_control: cache_control(settings.revalidate),
             settings,
             cache,
             bailed: AtomicBool::new(false),
             literal,
+            space,
         }
     }
 
@@ -130,9 +152,14 @@ impl Policy {
             }
         }
         Some(match path {
-            Some(path) => CacheKey::of_canonical(path),
-            None => CacheKey::new(None, req.uri().path()),
+            Some(path) => CacheKey::of_canonical(self.space, path),
+            None => CacheKey::new_in(self.space, None, req.uri().path()),
         })
+    }
+
+    /// The key of `req`'s path alone, for a request that names no host.
+    pub(crate) fn key_without_host<B>(&self, req: &Request<B>) -> CacheKey<'static> {
+        CacheKey::new_in(self.space, None, req.uri().path()).into_owned()
     }
 
     #[inline(never)]
@@ -149,7 +176,7 @@ impl Policy {
         let path = ctx
             .path()
             .map_or_else(|| canonical_path(req.uri().path()), |p| (&**p).into());
-        Some(CacheKey::new(Some(host), &path).into_owned())
+        Some(CacheKey::new_in(self.space, Some(host), &path).into_owned())
     }
 
     /// The request a fill runs with, made from the key alone: `GET`, the canonical path, no

@@ -39,7 +39,8 @@ use crate::{
 ///
 /// `poll_ready` delegates to the inner service. A hit does not call it, and a fill calls a
 /// clone of it (with `oneshot`) in a spawned task, so that a client that goes away does not
-/// cancel the run others wait on.
+/// cancel the run others wait on; the capacity the ready service reserved is then given back
+/// (the service is replaced by a fresh clone), so that a fill never waits on its own caller.
 pub struct CacheService<S> {
     inner: S,
     policy: Option<Arc<Policy>>,
@@ -118,7 +119,11 @@ where
                         return ResponseFuture::new(method::ResponseFuture::ready(res, head));
                     }
                     Served::Miss(miss) => {
-                        let future = miss.wait(policy, req, ctx, ServiceOrigin(inner.clone()));
+                        // The fill calls clones of the service, which wait for capacity of
+                        // their own: the capacity this one reserved in `poll_ready` is freed.
+                        let origin = ServiceOrigin(inner.clone());
+                        drop(std::mem::replace(&mut self.inner, origin.0.clone()));
+                        let future = miss.wait(policy, req, ctx, origin);
                         return ResponseFuture::new(method::ResponseFuture::inner(
                             Either::Right(future),
                             head,

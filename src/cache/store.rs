@@ -112,8 +112,8 @@ impl<T> fmt::Debug for StoreFuture<T> {
 /// - [`generation`](Self::generation) is a counter that every invalidation raises; the cache
 ///   reads it before it runs a handler and stores it in the entry it makes.
 /// - [`put`](Self::put) must not store an entry whose path or tags were invalidated after its
-///   generation, and answers `false` then. This fence keeps a regeneration that started
-///   before a purge from writing the old value back.
+///   generation, nor replace an entry of a later generation, and answers `false` then. This
+///   fence keeps a regeneration that started before a purge from writing the old value back.
 ///
 /// [`MemoryStore`](super::MemoryStore) is the in-process implementation.
 pub trait CacheStore: Send + Sync + 'static {
@@ -185,6 +185,7 @@ pub struct CacheKey<'a> {
     hash: u64,
     text: Text<'a>,
     path_start: usize,
+    space: u64,
 }
 
 #[derive(Clone)]
@@ -208,30 +209,45 @@ impl<'a> CacheKey<'a> {
     /// The key of `path` (made [canonical](crate::context::canonical_path)) on `host`, or on
     /// any host. The host is lowercased.
     pub fn new(host: Option<&str>, path: &'a str) -> Self {
+        Self::new_in(0, host, path)
+    }
+
+    /// The key of `path` on `host` in key space `space` (see [`space`](Self::space)).
+    pub(crate) fn new_in(space: u64, host: Option<&str>, path: &'a str) -> Self {
         let path = canonical_path(path);
         match (host, path) {
-            (None, Cow::Borrowed(path)) => Self::from_text(Text::Borrowed(path), 0),
-            (None, Cow::Owned(path)) => Self::from_text(Text::Shared(path.into()), 0),
+            (None, Cow::Borrowed(path)) => Self::from_text(Text::Borrowed(path), 0, space),
+            (None, Cow::Owned(path)) => Self::from_text(Text::Shared(path.into()), 0, space),
             (Some(host), path) => {
                 let mut text = String::with_capacity(host.len() + path.len());
                 text.extend(host.chars().map(|c| c.to_ascii_lowercase()));
                 text.push_str(&path);
-                Self::from_text(Text::Shared(text.into()), host.len())
+                Self::from_text(Text::Shared(text.into()), host.len(), space)
             }
         }
     }
 
     /// The key of a path that is canonical already, sharing its text.
-    pub(crate) fn of_canonical(path: &Arc<str>) -> CacheKey<'static> {
-        CacheKey::from_text(Text::Shared(path.clone()), 0)
+    pub(crate) fn of_canonical(space: u64, path: &Arc<str>) -> CacheKey<'static> {
+        CacheKey::from_text(Text::Shared(path.clone()), 0, space)
     }
 
-    fn from_text(text: Text<'a>, path_start: usize) -> Self {
+    fn from_text(text: Text<'a>, path_start: usize, space: u64) -> Self {
         Self {
-            hash: key_hasher().hash_one(&*text),
+            hash: key_hasher().hash_one((space, &*text)),
             text,
             path_start,
+            space,
         }
+    }
+
+    /// The key space: that of the route or [`CacheLayer`](super::CacheLayer) that made the
+    /// key, so that two routes (or one route mounted under two prefixes that a router strips)
+    /// never share an entry by path. Keys made with [`new`](Self::new) are in space `0`. A
+    /// store must keep keys of different spaces apart; the spaces of one process are not those
+    /// of another.
+    pub fn space(&self) -> u64 {
+        self.space
     }
 
     /// `path` as keys use it: [`canonical_path`](crate::context::canonical_path).
@@ -273,6 +289,7 @@ impl<'a> CacheKey<'a> {
     pub fn into_owned(self) -> CacheKey<'static> {
         CacheKey {
             hash: self.hash,
+            space: self.space,
             text: match self.text {
                 Text::Borrowed(text) => Text::Shared(text.into()),
                 Text::Shared(text) => Text::Shared(text),
@@ -286,6 +303,7 @@ impl<'a> CacheKey<'a> {
     pub(crate) fn borrowed(&self) -> CacheKey<'_> {
         CacheKey {
             hash: self.hash,
+            space: self.space,
             text: Text::Borrowed(&self.text),
             path_start: self.path_start,
         }
@@ -302,7 +320,7 @@ impl<'a> CacheKey<'a> {
 
 impl PartialEq for CacheKey<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && *self.text == *other.text
+        self.hash == other.hash && self.space == other.space && *self.text == *other.text
     }
 }
 

@@ -527,7 +527,14 @@ impl RouteTable {
         match inner.matcher.lookup(req.uri().path()) {
             Lookup::Found { id, params } => {
                 let entry = &inner.entries[id];
-                let ctx = entry.context(req.uri().path(), params);
+                let mut ctx = entry.context(req.uri().path(), params);
+                // Filled by a cache layer outside the table: what the route reads is
+                // recorded for that fill.
+                if let Some(outer) = req.extensions().get::<RouteContext>() {
+                    if let Some(fill) = outer.fill_tracking() {
+                        ctx = ctx.with_path(fill.clone());
+                    }
+                }
                 match &entry.target {
                     Target::Route(route) => {
                         ResponseFuture::route(route.call_with_context(req, ctx))
