@@ -1534,3 +1534,41 @@ async fn a_regeneration_that_never_ends_keeps_the_stale_entry() {
     let (_, h, b) = send(&svc, get("/s")).await;
     assert_eq!((status_of(&h), &b[..]), ("HIT", &b"run 3"[..]));
 }
+
+#[tokio::test]
+async fn a_key_too_long_to_be_a_uri_shares_nothing_and_never_fills_another_path() {
+    // Every stray `%` is escaped in the canonical path, which makes it three times as long:
+    // past what a URI may hold. The fill must not fall back to another path (such as `/`).
+    let path = format!("/x{}", "%".repeat(25_000));
+    for (dynamic, want) in [
+        (Dynamic::ForceStatic, StatusCode::URI_TOO_LONG),
+        (Dynamic::Auto, StatusCode::OK),
+    ] {
+        let runs = Counter::default();
+        let r = runs.clone();
+        let svc = ServiceBuilder::new()
+            .layer(
+                CacheLayer::new(CacheConfig::new().dynamic(dynamic).revalidate(60))
+                    .cache(&Cache::new()),
+            )
+            .service(service_fn(move |req: Request<Body>| {
+                r.bump();
+                let path = req.uri().path().to_owned();
+                async move { Ok::<_, Infallible>(Response::new(Body::from(path))) }
+            }));
+        let (status, _, body) = send(&svc, get(&path)).await;
+        assert_eq!(status, want, "{dynamic:?}");
+        if want == StatusCode::OK {
+            // An ordinary run with the client's own request.
+            assert_eq!(body, path.as_bytes());
+        } else {
+            assert_eq!(runs.get(), 0, "{dynamic:?}");
+        }
+        let (_, h, _) = send(&svc, get("/")).await;
+        assert_eq!(
+            status_of(&h),
+            "MISS",
+            "{dynamic:?}: `/` was not filled by the long key"
+        );
+    }
+}

@@ -180,7 +180,13 @@ impl<E: Send + 'static> Filling<'_, E> {
                 (ctx, Some(tracker))
             }
         };
-        let req = self.policy.fill_request(self.key);
+        let Some(req) = self.policy.fill_request(self.key) else {
+            tracing::warn!(
+                route = self.name(),
+                "the cache key is not a URI; nothing shared"
+            );
+            return self.not_shared("the cache key is not a URI");
+        };
         let call = AssertUnwindSafe(origin.call(req, ctx)).catch_unwind();
         let res = match bounded(self.deadline, call).await {
             None => return self.failed("cache fill timed out; dropped"),

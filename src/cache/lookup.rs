@@ -400,7 +400,14 @@ where
     let req = if policy.runs_with_own_request() {
         req
     } else {
-        policy.fill_request(&key)
+        // A `ForceStatic` handler sees only the key's request; a path too long to make one of
+        // is refused.
+        let Some(req) = policy.fill_request(&key) else {
+            let mut res = Response::new(Body::empty());
+            *res.status_mut() = http::StatusCode::URI_TOO_LONG;
+            return Ok(res);
+        };
+        req
     };
     match AssertUnwindSafe(origin.call(req, ctx)).catch_unwind().await {
         Ok(res) => {

@@ -584,4 +584,17 @@ mod tests {
             ));
         }
     }
+
+    #[test]
+    fn an_entry_of_an_older_generation_does_not_replace_a_newer_one() {
+        let store = MemoryStore::default();
+        assert!(put(&store, "/g", entry("/g", 4, &[], 5)));
+        assert!(!put(&store, "/g", entry("/g", 4, &[], 3)));
+        let Lookup::Found(found) = get(&store, "/g") else {
+            panic!("the newer entry stays");
+        };
+        assert_eq!(found.generation(), 5);
+        assert!(put(&store, "/g", entry("/g", 4, &[], 5)));
+        assert!(put(&store, "/g", entry("/g", 4, &[], 6)));
+    }
 }

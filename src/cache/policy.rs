@@ -182,15 +182,17 @@ impl Policy {
     /// The request a fill runs with, made from the key alone: `GET`, the canonical path, no
     /// query, no headers but `Host` when the cache is keyed by host, no extensions, an empty
     /// body. Nothing a client sent is in it.
-    pub(crate) fn fill_request<B: Default>(&self, key: &CacheKey<'_>) -> Request<B> {
+    ///
+    /// `None` when the path is not a URI (a canonical path longer than a URI may be, since
+    /// escaping lengthens it): such a request shares nothing.
+    pub(crate) fn fill_request<B: Default>(&self, key: &CacheKey<'_>) -> Option<Request<B>> {
         let mut req = Request::new(B::default());
-        *req.uri_mut() = Uri::try_from(key.path()).unwrap_or_else(|_| Uri::from_static("/"));
+        *req.uri_mut() = Uri::try_from(key.path()).ok()?;
         if let Some(host) = key.host() {
-            if let Ok(host) = HeaderValue::try_from(host) {
-                req.headers_mut().insert(HOST, host);
-            }
+            req.headers_mut()
+                .insert(HOST, HeaderValue::try_from(host).ok()?);
         }
-        req
+        Some(req)
     }
 
     /// Why a response may be neither stored nor shared, if it may not.
