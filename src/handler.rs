@@ -210,11 +210,6 @@ where
         ctx: RouteContext,
         guard: Guard,
     ) -> BoxResponseFuture {
-        // What the arguments declare is read at every call: a cache filling an entry around
-        // the route (a layer outside a table) learns of it, as of `NextRequest`'s reads.
-        if !H::READS.is_empty() {
-            ctx.record(H::READS);
-        }
         guard.run(req, ctx, |req, ctx| self.handler.call(req, ctx))
     }
 
@@ -271,7 +266,6 @@ where
         ctx: RouteContext,
         guard: Guard,
     ) -> BoxResponseFuture {
-        ctx.record(RequestData::ALL);
         guard.run(req, ctx, |req, ctx| self.oneshot(req, ctx))
     }
 

@@ -497,6 +497,9 @@ impl Inner {
         let handler = self.handlers[i]
             .as_ref()
             .expect("the dispatch table calls only handlers the route has");
+        if ctx.fill_tracking().is_some() {
+            record_declared(handler.as_ref(), &ctx);
+        }
         let guard = Guard {
             route: self.path.clone(),
             method,
@@ -605,6 +608,14 @@ impl RouteHandlerService {
     pub(crate) fn cached_window(&self) -> Option<Option<std::time::Duration>> {
         self.inner.cache.as_ref().map(|c| c.settings.revalidate)
     }
+}
+
+/// Records what a handler's arguments declare they read, when a cache fills an entry around
+/// the route (a layer outside a route table): it learns of these reads as of those of
+/// `NextRequest`.
+#[cold]
+fn record_declared(handler: &dyn ErasedHandler, ctx: &RouteContext) {
+    ctx.record(handler.reads());
 }
 
 /// What the dispatch table says of a request.

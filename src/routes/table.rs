@@ -528,12 +528,8 @@ impl RouteTable {
             Lookup::Found { id, params } => {
                 let entry = &inner.entries[id];
                 let mut ctx = entry.context(req.uri().path(), params);
-                // Filled by a cache layer outside the table: what the route reads is
-                // recorded for that fill.
-                if let Some(outer) = req.extensions().get::<RouteContext>() {
-                    if let Some(fill) = outer.fill_tracking() {
-                        ctx = ctx.with_path(fill.clone());
-                    }
+                if !req.extensions().is_empty() {
+                    ctx = filled_from_outside(&req, ctx);
                 }
                 match &entry.target {
                     Target::Route(route) => {
@@ -561,6 +557,20 @@ impl RouteTable {
                 ResponseFuture::ready(res)
             }
         }
+    }
+}
+
+/// `ctx`, recording what the route reads for the fill of a cache layer outside the table,
+/// when the request is such a fill.
+#[cold]
+fn filled_from_outside(req: &Request<Body>, ctx: RouteContext) -> RouteContext {
+    match req
+        .extensions()
+        .get::<RouteContext>()
+        .and_then(RouteContext::fill_tracking)
+    {
+        Some(fill) => ctx.with_path(fill.clone()),
+        None => ctx,
     }
 }
 
