@@ -243,7 +243,7 @@ impl Inner {
         &self.shards[(hash >> 60) as usize % SHARDS]
     }
 
-    #[inline]
+    #[inline(always)]
     fn find(&self, key: &CacheKey<'_>) -> Option<Arc<CachedResponse>> {
         let hash = key.precomputed_hash();
         let shard = self
