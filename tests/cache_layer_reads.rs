@@ -5,7 +5,10 @@
 
 mod support;
 
+use std::convert::Infallible;
+
 use http::{Request, Response};
+use hyper::body::Incoming;
 use route_handlers::{
     Body, RouteHandler, Routes,
     cache::{Cache, CacheConfig, CacheLayer},
@@ -18,144 +21,81 @@ fn auto_layer() -> CacheLayer {
     CacheLayer::new(CacheConfig::new().revalidate(60)).cache(&Cache::new())
 }
 
-/// Turns hyper's body into the crate's, for a layer whose requests must be `Default`.
-type IntoBody = fn(Request<hyper::body::Incoming>) -> Request<Body>;
-
-fn incoming<S>(svc: S) -> tower::util::MapRequest<S, IntoBody> {
-    tower::util::MapRequest::new(svc, |r: Request<hyper::body::Incoming>| r.map(Body::new))
+/// The account page of the user a request's cookie names.
+fn account_page(req: &NextRequest) -> String {
+    let user = req.cookies().value("user").unwrap_or("anonymous");
+    format!("account page of {user}")
 }
 
-fn text(b: &bytes::Bytes) -> &str {
-    std::str::from_utf8(b).unwrap()
+/// Serves `svc` under an `Auto` cache layer; alice (HTTP/1.1) and then bob (HTTP/2) each get
+/// their own page, never the one the fill made from its empty request.
+async fn each_client_gets_its_own_page<S>(svc: S)
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let layered = auto_layer().layer(svc);
+    let server = serve(tower::util::MapRequest::new(
+        layered,
+        |r: Request<Incoming>| r.map(Body::new),
+    ))
+    .await;
+    let mut pages = Vec::new();
+    for (proto, cookie) in [(Proto::H1, "user=alice"), (Proto::H2, "user=bob")] {
+        let reply = send(
+            proto,
+            server.addr,
+            "GET",
+            "/account",
+            &[("cookie", cookie)],
+            "",
+        )
+        .await;
+        assert_eq!(reply.status, 200);
+        pages.push((
+            String::from_utf8(reply.body.to_vec()).unwrap(),
+            reply.header("x-route-cache").map(str::to_owned),
+        ));
+    }
+    assert_eq!(
+        (pages[0].0.as_str(), pages[1].0.as_str()),
+        ("account page of alice", "account page of bob"),
+        "answers and their x-route-cache: {pages:?}"
+    );
+}
+
+/// The same page as a tower service, for a page registration and for the control.
+fn page_service() -> impl tower::Service<
+    Request<Body>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::service_fn(|req: Request<Body>| async move {
+        let page = account_page(&NextRequest::new(req));
+        Ok::<_, Infallible>(Response::new(Body::from(page)))
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_of_a_table_under_an_auto_layer_records_its_reads() {
-    let table = Routes::new()
-        .route(
-            "/account",
-            RouteHandler::new().get(|req: NextRequest| async move {
-                let user = req
-                    .cookies()
-                    .value("user")
-                    .unwrap_or("anonymous")
-                    .to_owned();
-                format!("account page of {user}")
-            }),
-        )
-        .build();
-    let server = serve(incoming(auto_layer().layer(table))).await;
-    let alice = send(
-        Proto::H1,
-        server.addr,
-        "GET",
-        "/account",
-        &[("cookie", "user=alice")],
-        "",
-    )
-    .await;
-    let bob = send(
-        Proto::H2,
-        server.addr,
-        "GET",
-        "/account",
-        &[("cookie", "user=bob")],
-        "",
-    )
-    .await;
-    assert_eq!(
-        (text(&alice.body), text(&bob.body)),
-        ("account page of alice", "account page of bob"),
-        "alice {:?} / bob {:?} (x-route-cache {:?} / {:?})",
-        alice.body,
-        bob.body,
-        alice.header("x-route-cache"),
-        bob.header("x-route-cache"),
-    );
+    let route = RouteHandler::new().get(|req: NextRequest| async move { account_page(&req) });
+    each_client_gets_its_own_page(Routes::new().route("/account", route).build()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_a_table_under_an_auto_layer_records_its_reads() {
-    let page = tower::service_fn(|req: Request<Body>| async move {
-        let req = NextRequest::new(req);
-        let user = req
-            .cookies()
-            .value("user")
-            .unwrap_or("anonymous")
-            .to_owned();
-        Ok::<_, std::convert::Infallible>(Response::new(Body::from(format!(
-            "account page of {user}"
-        ))))
-    });
-    let table = Routes::new().page("/account", page).build();
-    let server = serve(incoming(auto_layer().layer(table))).await;
-    let alice = send(
-        Proto::H1,
-        server.addr,
-        "GET",
-        "/account",
-        &[("cookie", "user=alice")],
-        "",
-    )
-    .await;
-    let bob = send(
-        Proto::H2,
-        server.addr,
-        "GET",
-        "/account",
-        &[("cookie", "user=bob")],
-        "",
-    )
-    .await;
-    assert_eq!(
-        (text(&alice.body), text(&bob.body)),
-        ("account page of alice", "account page of bob"),
-        "alice {:?} / bob {:?} (x-route-cache {:?} / {:?})",
-        alice.body,
-        bob.body,
-        alice.header("x-route-cache"),
-        bob.header("x-route-cache"),
-    );
+    each_client_gets_its_own_page(Routes::new().page("/account", page_service()).build()).await;
 }
 
-/// Control: the same page straight under the layer works (its reads are seen).
+/// Control: the same page straight under the layer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_a_plain_service_under_an_auto_layer() {
-    let page = tower::service_fn(|req: Request<Body>| async move {
-        let req = NextRequest::new(req);
-        let user = req
-            .cookies()
-            .value("user")
-            .unwrap_or("anonymous")
-            .to_owned();
-        Ok::<_, std::convert::Infallible>(Response::new(Body::from(format!(
-            "account page of {user}"
-        ))))
-    });
-    let svc =
-        tower::util::MapRequestLayer::new(|r: Request<hyper::body::Incoming>| r.map(Body::new))
-            .layer(auto_layer().layer(page));
-    let server = serve(svc).await;
-    let alice = send(
-        Proto::H1,
-        server.addr,
-        "GET",
-        "/account",
-        &[("cookie", "user=alice")],
-        "",
-    )
-    .await;
-    let bob = send(
-        Proto::H2,
-        server.addr,
-        "GET",
-        "/account",
-        &[("cookie", "user=bob")],
-        "",
-    )
-    .await;
-    assert_eq!(
-        (text(&alice.body), text(&bob.body)),
-        ("account page of alice", "account page of bob")
-    );
+    each_client_gets_its_own_page(page_service()).await;
 }

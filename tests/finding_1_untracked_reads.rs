@@ -84,6 +84,12 @@ where
     (a, b)
 }
 
+/// alice's request, then bob's, to `route` in a table: each gets their own page.
+async fn own_pages(route: RouteHandler, alice: Client<'_>, bob: Client<'_>) {
+    let (a, b) = alice_then_bob(table(route), alice, bob).await;
+    assert_own_pages(&a, "alice", &b, "bob");
+}
+
 fn text(reply: &Reply) -> &str {
     std::str::from_utf8(&reply.body).expect("utf-8 body")
 }
@@ -119,13 +125,12 @@ async fn next_request_headers() {
         let user = req.headers()["x-user"].to_str().unwrap().to_owned();
         format!("account page of {user}")
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account", &[("x-user", "alice")]),
         Client::h1("/account", &[("x-user", "bob")]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,13 +139,12 @@ async fn next_request_header() {
         let user = req.header("x-user").map(|v| v.to_str().unwrap().to_owned());
         format!("account page of {}", user.unwrap_or_default())
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account", &[("x-user", "alice")]),
         Client::h1("/account", &[("x-user", "bob")]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,13 +153,12 @@ async fn next_request_cookies() {
         let user = req.cookies().value("user").unwrap_or_default().to_owned();
         format!("account page of {user}")
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account", &[("cookie", "user=alice")]),
         Client::h1("/account", &[("cookie", "user=bob")]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,13 +171,12 @@ async fn next_request_search_params() {
             .into_owned();
         format!("account page of {user}")
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account?user=alice", &[]),
         Client::h1("/account?user=bob", &[]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 #[derive(serde::Deserialize)]
@@ -188,13 +190,12 @@ async fn next_request_query() {
         let who: Who = req.query().unwrap();
         format!("account page of {}", who.user)
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account?user=alice", &[]),
         Client::h1("/account?user=bob", &[]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,13 +204,12 @@ async fn next_request_uri() {
         let query = req.uri().query().unwrap_or_default().to_owned();
         format!("account page of {query}")
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account?alice", &[]),
         Client::h1("/account?bob", &[]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 /// The user comes from a middleware on the server side (a `map_request` around the table
@@ -291,13 +291,12 @@ async fn next_request_into_inner() {
             .map(|v| v.to_str().unwrap().to_owned());
         format!("account page of {}", user.unwrap_or_default())
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account", &[("x-user", "alice")]),
         Client::h1("/account", &[("x-user", "bob")]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 /// The same read through the route's service served directly (no table).
@@ -331,13 +330,12 @@ async fn next_request_into_inner_on_the_route_service() {
 async fn query_extractor() {
     let route = RouteHandler::new()
         .get(|Query(who): Query<Who>| async move { format!("account page of {}", who.user) });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account?user=alice", &[]),
         Client::h1("/account?user=bob", &[]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,13 +346,12 @@ async fn cookies_extractor() {
             cookies.value("user").unwrap_or_default()
         )
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account", &[("cookie", "user=alice")]),
         Client::h1("/account", &[("cookie", "user=bob")]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 /// A `GET` with a JSON body.
@@ -386,13 +383,12 @@ async fn header_map_argument() {
             headers["x-user"].to_str().unwrap_or_default()
         )
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account", &[("x-user", "alice")]),
         Client::h1("/account", &[("x-user", "bob")]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,13 +399,12 @@ async fn request_argument() {
             req.headers()["x-user"].to_str().unwrap_or_default()
         )
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account", &[("x-user", "alice")]),
         Client::h1("/account", &[("x-user", "bob")]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,13 +412,12 @@ async fn uri_argument() {
     let route = RouteHandler::new().get(|uri: Uri| async move {
         format!("account page of {}", uri.query().unwrap_or_default())
     });
-    let (a, b) = alice_then_bob(
-        table(route),
+    own_pages(
+        route,
         Client::h1("/account?alice", &[]),
         Client::h1("/account?bob", &[]),
     )
     .await;
-    assert_own_pages(&a, "alice", &b, "bob");
 }
 
 /// Not in the brief's list, same family: `http::Version` as an argument declares no read.
