@@ -125,6 +125,71 @@ impl CacheContext {
     }
 }
 
+/// A request the route table matched to a cached route: its canonical path, which the cache
+/// keys on, and what its [`RouteContext`] is made of. The context is made only when the
+/// handler runs or a fill starts: a hit needs the path alone.
+pub(crate) struct Matched<'a> {
+    path: MatchedPath<'a>,
+    params: Params,
+}
+
+enum MatchedPath<'a> {
+    /// The one canonical path of a pattern without dynamic segments, with the context every
+    /// request for it shares.
+    Own(&'a Arc<CacheContext>),
+    /// Any other path, made canonical.
+    Shared(Arc<str>),
+}
+
+impl<'a> Matched<'a> {
+    /// `path` as the table matched it with `params`; `own` is the context of the entry's
+    /// one canonical path, for a pattern without dynamic segments.
+    #[inline]
+    pub(crate) fn new(path: &str, own: Option<&'a Arc<CacheContext>>, params: Params) -> Self {
+        // A path equal to a canonical one is canonical: one comparison instead of a pass.
+        let path = match own {
+            Some(own) if own.path() == Some(path) => MatchedPath::Own(own),
+            _ => Self::other(path, own),
+        };
+        Self { path, params }
+    }
+
+    fn other(path: &str, own: Option<&'a Arc<CacheContext>>) -> MatchedPath<'a> {
+        let path = canonical_path(path);
+        match own {
+            Some(own) if own.path() == Some(&*path) => MatchedPath::Own(own),
+            _ => MatchedPath::Shared(Arc::from(path)),
+        }
+    }
+
+    /// The canonical path.
+    #[inline]
+    pub(crate) fn path(&self) -> &str {
+        match &self.path {
+            MatchedPath::Own(own) => own.path().unwrap_or_default(),
+            MatchedPath::Shared(path) => path,
+        }
+    }
+
+    fn cache(&self) -> Arc<CacheContext> {
+        match &self.path {
+            MatchedPath::Own(own) => Arc::clone(own),
+            MatchedPath::Shared(path) => CacheContext::of_path(path.clone()),
+        }
+    }
+
+    /// The route context, carrying the canonical path.
+    pub(crate) fn context(&self) -> RouteContext {
+        RouteContext::new(self.params.clone()).with_path(self.cache())
+    }
+
+    /// The route context, taking the parameters.
+    pub(crate) fn into_context(self) -> RouteContext {
+        let cache = self.cache();
+        RouteContext::new(self.params).with_path(cache)
+    }
+}
+
 impl RouteContext {
     /// A context with these parameters and the default body limit.
     pub fn new(params: Params) -> Self {

@@ -18,7 +18,7 @@ use tower_service::Service;
 use crate::{
     body::{Body, BodyLimit, BoxError, BoxResponseFuture},
     cache::{
-        self, Cache, CacheConfig, ConfigError, Dynamic, Origin, Policy, Resolved, Revalidate,
+        self, Cache, CacheConfig, ConfigError, Dynamic, Miss, Origin, Policy, Resolved, Revalidate,
         Served,
     },
     context::{RequestData, RouteContext},
@@ -534,10 +534,89 @@ impl RouteHandlerService {
     /// `HEAD`) is answered by the cache, which fills entries with requests of its own.
     #[inline]
     pub fn call_with_context(&self, req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
-        match self.decide(req.method(), req.headers()) {
-            Decision::Answer(action, head) => self.answer(action, head),
-            Decision::Call(call) => self.run(call, req, ctx),
+        let canonical = ctx.path().map(|path| &**path);
+        match self.begin(&req, canonical, || ctx.clone()) {
+            Begun::Answered(answer) => answer,
+            begun => self.finish(begun, req, ctx),
         }
+    }
+
+    /// The first step of a request, taken with the request by reference: the answers of
+    /// the dispatch table and the cache's hits are made here, before the request's body is
+    /// converted or its context made. `canonical` is its canonical path, when known, and
+    /// `ctx` makes its context, for a fill that starts here.
+    #[inline]
+    pub(crate) fn begin<R>(
+        &self,
+        req: &Request<R>,
+        canonical: Option<&str>,
+        ctx: impl FnOnce() -> RouteContext,
+    ) -> Begun {
+        let call = match self.decide(req.method(), req.headers()) {
+            Decision::Answer(action, head) => return Begun::Answered(self.answer(action, head)),
+            Decision::Call(call) => call,
+        };
+        match &self.inner.cache {
+            Some(policy) if call.handler == GET => {
+                self.begin_cached(policy, call, req, canonical, ctx)
+            }
+            _ => Begun::Run(call),
+        }
+    }
+
+    /// The cached `GET`: a hit is answered at once. Out of line, so that the uncached path
+    /// stays small.
+    #[inline(never)]
+    fn begin_cached<R>(
+        &self,
+        policy: &Arc<Policy>,
+        call: Call,
+        req: &Request<R>,
+        canonical: Option<&str>,
+        ctx: impl FnOnce() -> RouteContext,
+    ) -> Begun {
+        match cache::serve(policy, req, canonical, || (GetHandler(self.clone()), ctx())) {
+            Served::Ready(hit) => {
+                Begun::Answered(ResponseFuture::ready(hit.response(req), call.head))
+            }
+            Served::Miss(miss) => Begun::Miss(call, miss),
+            Served::Bypass => Begun::Run(call),
+        }
+    }
+
+    /// The rest of a request [`begin`](Self::begin) did not answer: the handler runs, or
+    /// the request waits on the cache's fill.
+    pub(crate) fn finish(
+        &self,
+        begun: Begun,
+        req: Request<Body>,
+        ctx: RouteContext,
+    ) -> ResponseFuture {
+        match begun {
+            Begun::Answered(answer) => answer,
+            Begun::Run(call) => ResponseFuture::later(
+                self.inner.call(call.handler, call.method, req, ctx),
+                call.head,
+            ),
+            Begun::Miss(call, miss) => self.wait(call, miss, req, ctx),
+        }
+    }
+
+    #[inline(never)]
+    fn wait(
+        &self,
+        call: Call,
+        miss: Miss,
+        req: Request<Body>,
+        ctx: RouteContext,
+    ) -> ResponseFuture {
+        let policy = self
+            .inner
+            .cache
+            .as_ref()
+            .expect("a miss is of the route's cache");
+        let future = miss.wait(policy, req, ctx, GetHandler(self.clone()));
+        ResponseFuture::later(future, call.head)
     }
 
     /// What the dispatch table says of `req`, decided from its method alone.
@@ -563,46 +642,6 @@ impl RouteHandlerService {
         ResponseFuture::ready(self.inner.dispatch.answer(action), head)
     }
 
-    /// Runs the handler `call` names, or answers from the cache when it is the cached `GET`.
-    #[inline(always)]
-    fn run(&self, call: Call, req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
-        let inner = &*self.inner;
-        let Call {
-            handler,
-            method,
-            head,
-        } = call;
-        if handler == GET {
-            if let Some(policy) = &inner.cache {
-                return self.run_cached(policy, call, req, ctx);
-            }
-        }
-        ResponseFuture::later(inner.call(handler, method, req, ctx), head)
-    }
-
-    /// The cached `GET`: from the cache, or the handler when the cache passes. Out of line,
-    /// so that the uncached path keeps its request where it is.
-    #[inline(never)]
-    fn run_cached(
-        &self,
-        policy: &Arc<Policy>,
-        call: Call,
-        req: Request<Body>,
-        ctx: RouteContext,
-    ) -> ResponseFuture {
-        let head = call.head;
-        match cache::serve(policy, &req, &ctx, || GetHandler(self.clone())) {
-            Served::Ready(hit) => ResponseFuture::ready(hit.response(&req), head),
-            Served::Miss(miss) => {
-                let future = miss.wait(policy, req, ctx, GetHandler(self.clone()));
-                ResponseFuture::later(future, head)
-            }
-            Served::Bypass => {
-                ResponseFuture::later(self.inner.call(GET, call.method, req, ctx), head)
-            }
-        }
-    }
-
     /// `None` when the route's `GET` responses are not cached; otherwise the revalidate
     /// window, `None` for an entry kept until it is invalidated.
     pub(crate) fn cached_window(&self) -> Option<Option<std::time::Duration>> {
@@ -618,6 +657,16 @@ fn record_declared(handler: &dyn ErasedHandler, ctx: &RouteContext) {
     ctx.record(handler.reads());
 }
 
+/// How far [`RouteHandlerService::begin`] took a request.
+pub(crate) enum Begun {
+    /// Answered: `405`, `204`, or from the cache.
+    Answered(ResponseFuture),
+    /// A handler runs, with the request.
+    Run(Call),
+    /// The cached `GET` waits on the cache's fill, or runs alone.
+    Miss(Call, Miss),
+}
+
 /// What the dispatch table says of a request.
 enum Decision {
     /// Run a handler.
@@ -629,7 +678,7 @@ enum Decision {
 /// A handler to run: its index, the index of the method the request came with, and how
 /// the answer loses its body for a `HEAD`.
 #[derive(Clone, Copy)]
-struct Call {
+pub(crate) struct Call {
     handler: usize,
     method: usize,
     head: Option<Head>,
@@ -676,17 +725,49 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        // A `405` or `204` is answered from the method alone, before the request is touched.
-        let call = match self.decide(req.method(), req.headers()) {
-            Decision::Answer(action, head) => return self.answer(action, head),
-            Decision::Call(call) => call,
-        };
+        self.serve(req)
+    }
+}
+
+/// With the `hyper` feature, hyper serves the route by reference: no clone and no
+/// `oneshot` per request, as hyper-util's `TowerToHyperService` would make.
+#[cfg(feature = "hyper")]
+impl<B> hyper::service::Service<Request<B>> for RouteHandlerService
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    #[inline]
+    fn call(&self, req: Request<B>) -> Self::Future {
+        self.serve(req)
+    }
+}
+
+impl RouteHandlerService {
+    /// Answers a request with any body, its context taken from its extensions.
+    #[inline]
+    fn serve<B>(&self, req: Request<B>) -> ResponseFuture
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        // Answers (`405`, `204`, hits) are made before the request is touched.
+        let given = req.extensions().get::<RouteContext>();
+        let canonical = given.and_then(RouteContext::path).map(|path| &**path);
+        let begun = self.begin(&req, canonical, || given.cloned().unwrap_or_default());
+        if let Begun::Answered(answer) = begun {
+            return answer;
+        }
         let mut req = req.map(Body::new);
         let ctx = req
             .extensions_mut()
             .remove::<RouteContext>()
             .unwrap_or_default();
-        self.run(call, req, ctx)
+        self.finish(begun, req, ctx)
     }
 }
 

@@ -8,7 +8,7 @@ use std::{
 
 use futures_util::FutureExt;
 use http::{
-    Request, Response,
+    HeaderValue, Request, Response,
     header::{AUTHORIZATION, IF_NONE_MATCH},
 };
 use tokio::{sync::oneshot, time::Instant};
@@ -51,12 +51,7 @@ impl Hit {
     /// The response, `304` when the request's `If-None-Match` matches the entry.
     #[inline]
     pub(crate) fn response<B>(&self, req: &Request<B>) -> Response<Body> {
-        respond(
-            &self.entry,
-            self.status,
-            self.age,
-            req.headers().get(IF_NONE_MATCH),
-        )
+        respond(&self.entry, self.status, self.age, if_none_match_of(req))
     }
 }
 
@@ -67,16 +62,18 @@ pub(crate) struct Miss {
 }
 
 /// Answers a `GET` of a cached route or layer from an entry, or says how it is answered
-/// otherwise. `origin` is called only for a stale entry, to regenerate it.
+/// otherwise. `canonical` is the request's canonical path when the caller knows it (the
+/// route table matched it); `origin` is called only for a stale entry, for what regenerates
+/// it and the route context of that fill.
 ///
 /// The cache never sees `HEAD`: the caller turns a `HEAD` into this `GET` and strips the
 /// body of the answer, by the same rule as for an uncached `GET`.
 #[inline]
-pub(crate) fn serve<B, O>(
+pub(crate) fn serve<R, B, O>(
     policy: &Arc<Policy>,
-    req: &Request<B>,
-    ctx: &RouteContext,
-    origin: impl FnOnce() -> O,
+    req: &Request<R>,
+    canonical: Option<&str>,
+    origin: impl FnOnce() -> (O, RouteContext),
 ) -> Served
 where
     B: Default + Send + 'static,
@@ -86,7 +83,7 @@ where
     if own && (policy.bailed() || req.headers().contains_key(AUTHORIZATION)) {
         return Served::Bypass;
     }
-    let Some(key) = policy.key_of(req, ctx) else {
+    let Some(key) = policy.key_of(req, canonical) else {
         // Keyed by host, and the request names none: nothing it gets may be shared.
         if own {
             return Served::Bypass;
@@ -104,7 +101,7 @@ where
                 return Served::Ready(Hit { entry, status, age });
             }
             Found::Stale(entry, age) => {
-                regenerate(policy, &key, ctx, origin);
+                regenerate(policy, &key, origin);
                 let status = CacheStatus::Stale;
                 return Served::Ready(Hit { entry, status, age });
             }
@@ -116,6 +113,19 @@ where
         key: key.into_owned(),
         pending,
     })
+}
+
+/// The request's `If-None-Match`, found by a scan: a request carries a handful of fields,
+/// and comparing their names is cheaper than hashing one.
+#[inline]
+fn if_none_match_of<B>(req: &Request<B>) -> Option<&HeaderValue> {
+    let headers = req.headers();
+    if headers.len() > 16 {
+        return headers.get(IF_NONE_MATCH);
+    }
+    headers
+        .iter()
+        .find_map(|(name, value)| (name == IF_NONE_MATCH).then_some(value))
 }
 
 impl Miss {
@@ -200,13 +210,16 @@ where
         Pending::Alone => return ordinary(policy, key, req, ctx, origin, None).await,
         Pending::Lookup(lookup) => match found(&key, lookup.await, Instant::now()) {
             Found::Fresh(entry, age) => {
-                let inm = req.headers().get(IF_NONE_MATCH);
-                return Ok(respond(&entry, CacheStatus::Hit, age, inm));
+                return Ok(respond(
+                    &entry,
+                    CacheStatus::Hit,
+                    age,
+                    if_none_match_of(&req),
+                ));
             }
             Found::Stale(entry, age) => {
-                let inm = req.headers().get(IF_NONE_MATCH);
-                let res = respond(&entry, CacheStatus::Stale, age, inm);
-                regenerate(&policy, &key, &ctx, || origin);
+                let res = respond(&entry, CacheStatus::Stale, age, if_none_match_of(&req));
+                regenerate(&policy, &key, || (origin, ctx));
                 return Ok(res);
             }
             Found::Miss(status) => status,
@@ -220,8 +233,7 @@ where
 fn regenerate<B, O>(
     policy: &Arc<Policy>,
     key: &CacheKey<'_>,
-    ctx: &RouteContext,
-    origin: impl FnOnce() -> O,
+    origin: impl FnOnce() -> (O, RouteContext),
 ) where
     B: Default + Send + 'static,
     O: Origin<B>,
@@ -240,12 +252,13 @@ fn regenerate<B, O>(
         tracing::error!("no Tokio runtime: a stale entry cannot be regenerated");
         return;
     };
+    let (origin, ctx) = origin();
     runtime.spawn(
         Fill {
             policy: policy.clone(),
             key,
-            ctx: ctx.clone(),
-            origin: origin(),
+            ctx,
+            origin,
             requester: None,
             waiters,
             flight,
@@ -304,12 +317,7 @@ where
     match outcome.await.as_deref() {
         Ok(Outcome::Entry(entry)) => {
             let age = Instant::now().saturating_duration_since(entry.created());
-            Ok(respond(
-                entry,
-                status,
-                age,
-                req.headers().get(IF_NONE_MATCH),
-            ))
+            Ok(respond(entry, status, age, if_none_match_of(&req)))
         }
         Ok(Outcome::Shared(shared)) => Ok(shared.respond(status)),
         Ok(Outcome::PerClient) => ordinary(policy, key, req, ctx, origin, Some(status)).await,

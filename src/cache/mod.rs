@@ -179,7 +179,7 @@ pub use self::{
 pub(crate) use self::{
     config::Resolved,
     fill::Origin,
-    lookup::{Served, serve},
+    lookup::{Miss, Served, serve},
     policy::Policy,
 };
 

@@ -3,6 +3,7 @@
 //! whether a response may be stored or shared, and the entry made of it.
 
 use std::{
+    borrow::Cow,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -24,7 +25,7 @@ use super::{
     respond::{cache_control, etag_of, set_length, strip_unstored},
     store::{CacheKey, CachedResponse, EntryMeta, has_directive},
 };
-use crate::context::{RequestData, RouteContext, canonical_path};
+use crate::context::{RequestData, canonical_path};
 
 /// The bounds of the wait before a failed regeneration is retried.
 const RETRY_MIN: Duration = Duration::from_secs(3);
@@ -132,26 +133,24 @@ impl Policy {
     /// The key of `req`, or `None` when it may not share an entry: the cache is keyed by
     /// host and the request names none (or one that is not a plain authority).
     ///
-    /// The path is the canonical one the route table put in `ctx`, or the request path made
-    /// canonical. The host is the request target's authority (absolute-form, or HTTP/2's
-    /// `:authority`), which makes `Host` irrelevant (RFC 9112 §3.2.2), else `Host`.
+    /// The path is `canonical`, the canonical path the route table matched, or the request
+    /// path made canonical. The host is the request target's authority (absolute-form, or
+    /// HTTP/2's `:authority`), which makes `Host` irrelevant (RFC 9112 §3.2.2), else `Host`.
     #[inline]
     pub(crate) fn key_of<'r, B>(
         &'r self,
         req: &'r Request<B>,
-        ctx: &'r RouteContext,
+        canonical: Option<&'r str>,
     ) -> Option<CacheKey<'r>> {
         if self.cache.shared.key_by_host {
-            return self.key_with_host(req, ctx);
+            return self.key_with_host(req, canonical);
         }
-        let path = ctx.path();
         if let Some(literal) = &self.literal {
-            let requested = path.map_or_else(|| req.uri().path(), |p| &**p);
-            if literal.as_str() == requested {
+            if literal.as_str() == canonical.unwrap_or_else(|| req.uri().path()) {
                 return Some(literal.borrowed());
             }
         }
-        Some(match path {
+        Some(match canonical {
             Some(path) => CacheKey::of_canonical(self.space, path),
             None => CacheKey::new_in(self.space, None, req.uri().path()),
         })
@@ -166,16 +165,14 @@ impl Policy {
     fn key_with_host<'r, B>(
         &'r self,
         req: &'r Request<B>,
-        ctx: &'r RouteContext,
+        canonical: Option<&'r str>,
     ) -> Option<CacheKey<'r>> {
         let host = match req.uri().authority() {
             Some(authority) => authority.as_str().rsplit('@').next(),
             None => req.headers().get(HOST).and_then(|h| h.to_str().ok()),
         }
         .filter(|host| is_plain_authority(host))?;
-        let path = ctx
-            .path()
-            .map_or_else(|| canonical_path(req.uri().path()), |p| (&**p).into());
+        let path = canonical.map_or_else(|| canonical_path(req.uri().path()), Cow::Borrowed);
         Some(CacheKey::new_in(self.space, Some(host), &path).into_owned())
     }
 

@@ -113,7 +113,9 @@ where
                     .cloned()
                     .unwrap_or_default();
                 let inner = &self.inner;
-                match serve(policy, &req, &ctx, || ServiceOrigin(inner.clone())) {
+                let canonical = ctx.path().map(|path| &**path);
+                let origin = || (ServiceOrigin(inner.clone()), ctx.clone());
+                match serve(policy, &req, canonical, origin) {
                     Served::Ready(hit) => {
                         let res = hit.response(&req);
                         return ResponseFuture::new(method::ResponseFuture::ready(res, head));

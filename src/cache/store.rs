@@ -227,9 +227,9 @@ impl<'a> CacheKey<'a> {
         }
     }
 
-    /// The key of a path that is canonical already, sharing its text.
-    pub(crate) fn of_canonical(space: u64, path: &Arc<str>) -> CacheKey<'static> {
-        CacheKey::from_text(Text::Shared(path.clone()), 0, space)
+    /// The key of a path that is canonical already, borrowing it.
+    pub(crate) fn of_canonical(space: u64, path: &'a str) -> Self {
+        CacheKey::from_text(Text::Borrowed(path), 0, space)
     }
 
     fn from_text(text: Text<'a>, path_start: usize, space: u64) -> Self {

@@ -23,9 +23,9 @@ use tower_service::Service;
 
 use crate::{
     body::{Body, BoxError},
-    context::{CacheContext, Params, RouteContext, canonical_path},
+    context::{CacheContext, Matched, Params, RouteContext},
     response::IntoResponse,
-    route::{self, RouteHandler, RouteHandlerService},
+    route::{self, Begun, RouteHandler, RouteHandlerService},
 };
 
 use super::{
@@ -375,12 +375,7 @@ impl Entry {
         if !self.cached {
             return RouteContext::new(params);
         }
-        let path = canonical_path(path);
-        let cache = match &self.canonical {
-            Some(own) if own_path(own) == &*path => own.clone(),
-            _ => CacheContext::of_path(Arc::from(path)),
-        };
-        RouteContext::new(params).with_path(cache)
+        Matched::new(path, self.canonical.as_ref(), params).into_context()
     }
 
     /// The route handler, for a route.
@@ -522,28 +517,54 @@ impl RouteTable {
         &self.inner.entries
     }
 
-    fn dispatch(&self, req: Request<Body>) -> ResponseFuture {
+    /// Answers `req`: the answers that need only the request by reference (a cached
+    /// route's hits, the dispatch table's `405` and `204`) are made before its body is
+    /// converted or a context made.
+    #[inline]
+    fn dispatch<B>(&self, req: Request<B>) -> ResponseFuture
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         let inner = &*self.inner;
         match inner.matcher.lookup(req.uri().path()) {
             Lookup::Found { id, params } => {
                 let entry = &inner.entries[id];
-                let mut ctx = entry.context(req.uri().path(), params);
-                if !req.extensions().is_empty() {
-                    ctx = filled_from_outside(&req, ctx);
-                }
                 match &entry.target {
+                    Target::Route(route) if entry.cached && !in_outer_fill(&req) => {
+                        let own = entry.canonical.as_ref();
+                        let matched = Matched::new(req.uri().path(), own, params);
+                        let begun = route.begin(&req, Some(matched.path()), || matched.context());
+                        ResponseFuture::route(match begun {
+                            Begun::Answered(answer) => answer,
+                            begun => {
+                                route.finish(begun, req.map(Body::new), matched.into_context())
+                            }
+                        })
+                    }
                     Target::Route(route) => {
-                        ResponseFuture::route(route.call_with_context(req, ctx))
+                        let ctx = entry.context(req.uri().path(), params);
+                        let ctx = match req.extensions().is_empty() {
+                            true => ctx,
+                            false => filled_from_outside(&req, ctx),
+                        };
+                        ResponseFuture::route(route.call_with_context(req.map(Body::new), ctx))
                     }
                     Target::Page(page) => {
-                        let mut req = req;
+                        let mut ctx = entry.context(req.uri().path(), params);
+                        if !req.extensions().is_empty() {
+                            ctx = filled_from_outside(&req, ctx);
+                        }
+                        let mut req = req.map(Body::new);
                         req.extensions_mut().insert(ctx);
                         ResponseFuture::service(page.clone().oneshot(req))
                     }
                 }
             }
             Lookup::NotFound => match &inner.not_found {
-                Some(service) => ResponseFuture::service(service.clone().oneshot(req)),
+                Some(service) => {
+                    ResponseFuture::service(service.clone().oneshot(req.map(Body::new)))
+                }
                 None => ResponseFuture::ready(empty(StatusCode::NOT_FOUND)),
             },
             Lookup::Invalid(problem) => {
@@ -560,23 +581,28 @@ impl RouteTable {
     }
 }
 
+/// Whether `req` is the fill of a cache layer outside the table, which records what the
+/// route reads.
+#[inline]
+fn in_outer_fill<B>(req: &Request<B>) -> bool {
+    !req.extensions().is_empty() && outer_fill(req).is_some()
+}
+
+#[cold]
+fn outer_fill<B>(req: &Request<B>) -> Option<&Arc<CacheContext>> {
+    req.extensions()
+        .get::<RouteContext>()
+        .and_then(RouteContext::fill_tracking)
+}
+
 /// `ctx`, recording what the route reads for the fill of a cache layer outside the table,
 /// when the request is such a fill.
 #[cold]
-fn filled_from_outside(req: &Request<Body>, ctx: RouteContext) -> RouteContext {
-    match req
-        .extensions()
-        .get::<RouteContext>()
-        .and_then(RouteContext::fill_tracking)
-    {
+fn filled_from_outside<B>(req: &Request<B>, ctx: RouteContext) -> RouteContext {
+    match outer_fill(req) {
         Some(fill) => ctx.with_path(fill.clone()),
         None => ctx,
     }
-}
-
-/// The canonical path a static entry's context carries.
-fn own_path(cache: &CacheContext) -> &str {
-    cache.path().unwrap_or_default()
 }
 
 fn empty(status: StatusCode) -> Response<Body> {
@@ -611,7 +637,45 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        self.dispatch(req.map(Body::new))
+        self.dispatch(req)
+    }
+}
+
+/// With the `hyper` feature, hyper serves the table by reference: no clone and no `oneshot`
+/// per request, as hyper-util's `TowerToHyperService` would make.
+///
+/// ```
+/// # async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// use hyper_util::{rt::{TokioExecutor, TokioIo}, server::conn::auto};
+/// use route_handlers::{RouteHandler, Routes};
+///
+/// let table = Routes::new()
+///     .route("/api/hello", RouteHandler::new().get(|| async { "Hello" }))
+///     .build();
+/// loop {
+///     let (stream, _) = listener.accept().await?;
+///     let table = table.clone();
+///     tokio::spawn(async move {
+///         let _ = auto::Builder::new(TokioExecutor::new())
+///             .serve_connection(TokioIo::new(stream), table)
+///             .await;
+///     });
+/// }
+/// # }
+/// ```
+#[cfg(feature = "hyper")]
+impl<B> hyper::service::Service<Request<B>> for RouteTable
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    #[inline]
+    fn call(&self, req: Request<B>) -> Self::Future {
+        self.dispatch(req)
     }
 }
 
