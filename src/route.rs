@@ -586,6 +586,7 @@ impl RouteHandlerService {
 
     /// The rest of a request [`begin`](Self::begin) did not answer: the handler runs, or
     /// the request waits on the cache's fill.
+    #[inline(always)]
     pub(crate) fn finish(
         &self,
         begun: Begun,

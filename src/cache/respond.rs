@@ -28,15 +28,8 @@ pub(crate) fn respond(
 ) -> Response<Body> {
     let mut headers = entry.template().clone();
     let age = age.as_secs();
-    if age > 0 {
-        if let Some(value) = headers.get_mut(AGE) {
-            *value = age_value(age);
-        }
-    }
-    if status != CacheStatus::Hit {
-        if let Some(value) = headers.get_mut(CACHE_STATUS_HEADER) {
-            *value = status.header_value();
-        }
+    if age > 0 || status != CacheStatus::Hit {
+        set_prepared(&mut headers, age, status);
     }
     let not_modified = match (entry.etag(), inm) {
         (Some(etag), Some(inm)) => if_none_match(inm, etag),
@@ -51,8 +44,39 @@ pub(crate) fn respond(
         *res.status_mut() = entry.status();
         res
     };
-    *res.headers_mut() = headers;
+    // `Response::new` made an empty map, which holds no memory (`HeaderMap::new` does not
+    // allocate): it is forgotten rather than dropped.
+    std::mem::forget(std::mem::replace(res.headers_mut(), headers));
     res
+}
+
+/// Sets `Age` and the status header of a template's clone. The template holds them first,
+/// so they are found without hashing.
+fn set_prepared(headers: &mut HeaderMap, age: u64, status: CacheStatus) {
+    let mut age = (age > 0).then_some(age);
+    let mut status = (status != CacheStatus::Hit).then_some(status);
+    for (name, value) in headers.iter_mut().take(2) {
+        if name == AGE {
+            if let Some(age) = age.take() {
+                *value = age_value(age);
+            }
+        } else if name == CACHE_STATUS_HEADER {
+            if let Some(status) = status.take() {
+                *value = status.header_value();
+            }
+        }
+    }
+    // A template made otherwise (a store's own entry): found by hashing.
+    if let Some(age) = age {
+        if let Some(value) = headers.get_mut(AGE) {
+            *value = age_value(age);
+        }
+    }
+    if let Some(status) = status {
+        if let Some(value) = headers.get_mut(CACHE_STATUS_HEADER) {
+            *value = status.header_value();
+        }
+    }
 }
 
 /// `res` marked with the cache status.

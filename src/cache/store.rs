@@ -429,14 +429,15 @@ impl CachedResponse {
     pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes, meta: EntryMeta) -> Self {
         // `Content-Length` is left to the server, which takes it from the body's exact size:
         // one header fewer to clone on every hit.
+        // `Age` and the status header come first, where a hit finds them without hashing.
         let mut template = HeaderMap::with_capacity(headers.len() + 2);
+        template.insert(AGE, HeaderValue::from_static("0"));
+        template.insert(CACHE_STATUS_HEADER, CacheStatus::Hit.header_value());
         for (name, value) in &headers {
-            if name != CONTENT_LENGTH {
+            if name != CONTENT_LENGTH && name != AGE && name != CACHE_STATUS_HEADER {
                 template.append(name.clone(), value.clone());
             }
         }
-        template.insert(AGE, HeaderValue::from_static("0"));
-        template.insert(CACHE_STATUS_HEADER, CacheStatus::Hit.header_value());
         let etag = if status.is_success() {
             headers.get(ETAG).cloned()
         } else {
