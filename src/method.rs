@@ -42,7 +42,7 @@ use std::{
 };
 
 use http::{
-    HeaderMap, HeaderValue, Method, Request, Response, StatusCode,
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode,
     header::{ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH},
 };
 use pin_project_lite::pin_project;
@@ -340,7 +340,7 @@ impl Head {
         if may_have_content_length(res.status()) {
             let exact = res.body().size_hint().exact();
             let headers = res.headers_mut();
-            let length_is_final = !self.encodable || headers.contains_key(CONTENT_ENCODING);
+            let length_is_final = !self.encodable || field(headers, &CONTENT_ENCODING).is_some();
             has_length = match exact {
                 _ if self.derived && !length_is_final => {
                     headers.remove(CONTENT_LENGTH);
@@ -398,10 +398,37 @@ fn content_length(len: u64) -> HeaderValue {
     }
 }
 
+/// Up to this many fields, a map is searched by a scan: comparing a handful of names (most
+/// are standard names, compared as one byte) costs less than hashing one.
+const SCAN_UP_TO: usize = 16;
+
+/// The first value of the field `name`. The one lookup of a field on the paths every request
+/// takes (the dispatch table's `HEAD` rule, the cache's `If-None-Match`).
+#[inline]
+pub(crate) fn field<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    if headers.len() > SCAN_UP_TO {
+        return headers.get(name);
+    }
+    headers.iter().find_map(|(n, v)| (n == name).then_some(v))
+}
+
+/// Whether any value of the field `name` satisfies `test`, in the order received.
+#[inline]
+fn any_value(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    mut test: impl FnMut(&HeaderValue) -> bool,
+) -> bool {
+    if headers.len() > SCAN_UP_TO {
+        return headers.get_all(name).iter().any(test);
+    }
+    headers.iter().any(|(n, v)| n == name && test(v))
+}
+
 /// Whether `Accept-Encoding` names a coding other than `identity` that is not refused with
 /// `q=0`. A value that is not visible ASCII counts as accepting one.
 fn accepts_encoding(headers: &HeaderMap) -> bool {
-    headers.get_all(ACCEPT_ENCODING).iter().any(|value| {
+    any_value(headers, &ACCEPT_ENCODING, |value| {
         let Ok(value) = value.to_str() else {
             return true;
         };

@@ -21,7 +21,7 @@ use super::{
     respond::{EXPIRE, internal_error, marked, respond},
     store::{CacheKey, CachedResponse, Lookup, StoreError, StoreFuture},
 };
-use crate::{body::Body, context::RouteContext};
+use crate::{body::Body, context::RouteContext, method};
 
 /// The future of a request the cache does not answer at once. Boxed: those paths allocate
 /// anyway (a task, channels), and an unboxed future would make every hit move a value of
@@ -80,7 +80,7 @@ where
     O: Origin<B>,
 {
     let own = policy.runs_with_own_request();
-    if own && (policy.bailed() || req.headers().contains_key(AUTHORIZATION)) {
+    if own && (policy.bailed() || method::field(req.headers(), &AUTHORIZATION).is_some()) {
         return Served::Bypass;
     }
     let Some(key) = policy.key_of(req, canonical) else {
@@ -115,17 +115,10 @@ where
     })
 }
 
-/// The request's `If-None-Match`, found by a scan: a request carries a handful of fields,
-/// and comparing their names is cheaper than hashing one.
+/// The request's `If-None-Match`.
 #[inline]
 fn if_none_match_of<B>(req: &Request<B>) -> Option<&HeaderValue> {
-    let headers = req.headers();
-    if headers.len() > 16 {
-        return headers.get(IF_NONE_MATCH);
-    }
-    headers
-        .iter()
-        .find_map(|(name, value)| (name == IF_NONE_MATCH).then_some(value))
+    method::field(req.headers(), &IF_NONE_MATCH)
 }
 
 impl Miss {
