@@ -17,8 +17,13 @@ use crate::body::Body;
 /// How long a response may be served stale at most (Next.js' default `expireTime`).
 pub(crate) const EXPIRE: Duration = Duration::from_secs(31_536_000);
 
-/// The `GET` response built from an entry: its prepared headers with `Age` and the status
-/// header; `304` when `inm` matches the entry's `ETag`.
+/// The `GET` response built from an entry: its fields, then `Age` and the status header;
+/// `304` when `inm` matches the entry's `ETag`.
+///
+/// The map is built here rather than cloned from a prepared one: a clone costs the same two
+/// allocations and a clone of each value, and a prepared map would be a second copy of every
+/// field in each entry (about 100 bytes a field). `Age` and the status header are appended with
+/// their values, with no lookup to set them afterwards.
 #[inline]
 pub(crate) fn respond(
     entry: &CachedResponse,
@@ -26,20 +31,15 @@ pub(crate) fn respond(
     age: Duration,
     inm: Option<&HeaderValue>,
 ) -> Response<Body> {
-    let mut headers = entry.template().clone();
-    let age = age.as_secs();
-    if age > 0 {
-        if let Some(value) = headers.get_mut(AGE) {
-            *value = age_value(age);
-        }
+    let fields = entry.fields();
+    let mut headers = HeaderMap::with_capacity(fields.len() + 2);
+    for (name, value) in fields {
+        headers.append(name.clone(), value.clone());
     }
-    if status != CacheStatus::Hit {
-        if let Some(value) = headers.get_mut(CACHE_STATUS_HEADER) {
-            *value = status.header_value();
-        }
-    }
-    let not_modified = match (entry.etag(), inm) {
-        (Some(etag), Some(inm)) => if_none_match(inm, etag),
+    headers.append(AGE, age_value(age.as_secs()));
+    headers.append(CACHE_STATUS_HEADER, status.header_value());
+    let not_modified = match (inm, entry.etag()) {
+        (Some(inm), Some(etag)) => if_none_match(inm, etag),
         _ => false,
     };
     let mut res = if not_modified {

@@ -21,7 +21,7 @@ use http::{
 };
 use tokio::time::Instant;
 
-use super::{CACHE_STATUS_HEADER, CacheStatus};
+use super::CACHE_STATUS_HEADER;
 use crate::{body::BoxError, context::canonical_path};
 
 /// The error a store reports; the cache logs it and answers from the handler instead.
@@ -148,7 +148,7 @@ pub enum Lookup {
     /// A valid entry, fresh or stale.
     Found(Arc<CachedResponse>),
     /// An entry that was invalidated on demand; the next response is regenerated and
-    /// reported as [`CacheStatus::Revalidated`].
+    /// reported as [`CacheStatus::Revalidated`](super::CacheStatus::Revalidated).
     Invalidated,
     /// Nothing.
     Missing,
@@ -328,6 +328,14 @@ impl PartialEq for CacheKey<'_> {
 
 impl Eq for CacheKey<'_> {}
 
+impl std::hash::Hash for CacheKey<'_> {
+    /// Writes the [precomputed hash](Self::precomputed_hash), which covers the text and the
+    /// space.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 impl fmt::Debug for CacheKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("CacheKey").field(&&*self.text).finish()
@@ -355,7 +363,7 @@ impl EntryMeta {
     pub fn new(path: impl Into<Arc<str>>, created: Instant) -> Self {
         Self {
             path: path.into(),
-            tags: Arc::from([]),
+            tags: empty_tags(),
             created,
             revalidate: None,
             generation: 0,
@@ -364,7 +372,9 @@ impl EntryMeta {
 
     /// The entry's tags.
     pub fn tags(mut self, tags: impl Into<Arc<[Arc<str>]>>) -> Self {
-        self.tags = tags.into();
+        let tags = tags.into();
+        // Entries without tags share one empty list.
+        self.tags = if tags.is_empty() { empty_tags() } else { tags };
         self
     }
 
@@ -381,40 +391,82 @@ impl EntryMeta {
     }
 }
 
-/// What one entry occupies besides its body, header maps, path and tags, measured with a
-/// heap profiler on 1 KiB entries: the `Arc<CachedResponse>`, the store's and its index's
-/// records of the key, the shared `Bytes` header, and the allocator's per-block overhead
-/// (about 20 blocks).
-const ENTRY_OVERHEAD: usize = 1_200;
-
-/// The heap a `HeaderMap` holds: its index and entry tables (allocated in powers of two)
-/// and each field's name and value.
-fn header_map_bytes(headers: &HeaderMap) -> usize {
-    let slots = headers.capacity().max(headers.len()).next_power_of_two();
-    let fields: usize = headers
-        .iter()
-        .map(|(n, v)| n.as_str().len() + v.len() + 16)
-        .sum();
-    slots * (104 + 4) + fields
+/// The heap block glibc's allocator takes for a request of `n` bytes: `n` and an 8-byte
+/// header rounded up to 16, at least 32 (nothing for `0`, which allocates nothing).
+pub(crate) const fn heap_block(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        let block = (n + 8 + 15) & !15;
+        if block < 32 { 32 } else { block }
+    }
 }
 
-/// A stored `GET` response: status, headers and body bytes, with what the cache needs to
-/// serve it (when it was made, how long it is fresh, its tags).
+/// The block a `Bytes` allocates for its reference count when a buffer it owns alone is first
+/// shared (its `Shared` record: pointer, capacity, count).
+const BYTES_SHARED: usize = heap_block(3 * size_of::<usize>());
+
+/// Whether `name` is one `http` knows and holds without a heap block: parsing its text again
+/// gives the very same static string. A custom name (or a known one spelled by
+/// `from_static`) answers `false`, and is weighed as a block of its own.
+fn is_standard(name: &HeaderName) -> bool {
+    HeaderName::from_bytes(name.as_str().as_bytes())
+        .is_ok_and(|fresh| std::ptr::eq(fresh.as_str().as_ptr(), name.as_str().as_ptr()))
+}
+
+/// Whether a stored response keeps `name`: `Content-Length` is left to the server, which
+/// takes it from the body's exact size (and a `HEAD` answer from the body it drops); `Age` and
+/// the status header are set on every hit.
+fn kept(name: &HeaderName) -> bool {
+    name != CONTENT_LENGTH && name != AGE && name != CACHE_STATUS_HEADER
+}
+
+fn empty_tags() -> Arc<[Arc<str>]> {
+    static EMPTY: OnceLock<Arc<[Arc<str>]>> = OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from([])).clone()
+}
+
+/// A stored `GET` response: status, header fields and body bytes, with what the cache needs
+/// to serve it (when it was made, how long it is fresh, its tags).
 ///
-/// Its headers are the ones sent on every hit: the handler's, plus `ETag`,
-/// `Cache-Control` and an exact `Content-Length` as the cache added them. Each hit clones
-/// a prepared copy that also holds `Age` and the [status header](super::CACHE_STATUS_HEADER)
-/// and leaves `Content-Length` to the server, which takes it from the body (and a `HEAD`
-/// answer from the body it drops).
+/// Its header fields are the ones sent on every hit: the handler's, plus `ETag` and
+/// `Cache-Control` as the cache added them, in their order. A hit sends them followed by `Age`
+/// and the [status header](super::CACHE_STATUS_HEADER); `Content-Length` is left to the server,
+/// which takes it from the body (and a `HEAD` answer from the body it drops).
+///
+/// The entry is compact: one buffer holds the body and every header value (the values are
+/// slices of it), one slice holds the fields, and the entry itself is a third block. Neither the
+/// body nor a value can keep a larger buffer alive (such as the read buffer a proxied response
+/// was parsed from), so [`weight`](Self::weight) bounds what the entry holds.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{HeaderMap, StatusCode, header};
+/// use route_handlers::cache::{CachedResponse, EntryMeta};
+/// use tokio::time::Instant;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+/// headers.insert(header::CONTENT_LENGTH, "5".parse().unwrap());
+/// let entry = CachedResponse::new(
+///     StatusCode::OK,
+///     headers,
+///     Bytes::from_static(b"hello"),
+///     EntryMeta::new("/hello", Instant::now()),
+/// );
+/// let fields: Vec<_> = entry.headers().map(|(n, v)| (n.as_str(), v.to_str().unwrap())).collect();
+/// assert_eq!(fields, [("content-type", "text/plain")]);
+/// assert_eq!(entry.body(), "hello");
+/// ```
 pub struct CachedResponse {
     status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-    meta: EntryMeta,
-    template: HeaderMap,
-    etag: Option<HeaderValue>,
+    /// Where `ETag` is among the fields (2xx entries only).
+    etag: Option<u16>,
     serve_stale: bool,
     weight: u32,
+    fields: Box<[(HeaderName, HeaderValue)]>,
+    body: Bytes,
+    meta: EntryMeta,
     /// The store generation up to which this entry is known to be valid; see
     /// [`MemoryStore`](super::MemoryStore).
     pub(crate) checked: AtomicU64,
@@ -423,46 +475,78 @@ pub struct CachedResponse {
 impl CachedResponse {
     /// An entry serving `status`, `headers` and `body`.
     ///
-    /// `headers` are sent as they are on every hit, with `Age` and the status header
-    /// added; a response that carries `Cache-Control: must-revalidate` (or
-    /// `proxy-revalidate`) is never served stale.
+    /// `headers` are sent in their order on every hit, without `Content-Length` (the server
+    /// sets it from the body), with `Age` and the status header added (any of theirs are
+    /// dropped); a response that carries `Cache-Control: must-revalidate` (or
+    /// `proxy-revalidate`) is never served stale. The body and the header values are copied
+    /// into one buffer of their exact size.
     pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes, meta: EntryMeta) -> Self {
-        // `Content-Length` is left to the server, which takes it from the body's exact size:
-        // one header fewer to clone on every hit.
-        let mut template = HeaderMap::with_capacity(headers.len() + 2);
-        for (name, value) in &headers {
-            if name != CONTENT_LENGTH {
-                template.append(name.clone(), value.clone());
-            }
-        }
-        template.insert(AGE, HeaderValue::from_static("0"));
-        template.insert(CACHE_STATUS_HEADER, CacheStatus::Hit.header_value());
-        let etag = if status.is_success() {
-            headers.get(ETAG).cloned()
-        } else {
-            None
-        };
-        let serve_stale = !headers
-            .get_all(CACHE_CONTROL)
+        let values: usize = headers
             .iter()
-            .any(|v| has_directive(v, "must-revalidate") || has_directive(v, "proxy-revalidate"));
-        let weight = (body.len()
-            + 2 * header_map_bytes(&headers)
-            + meta.path.len()
-            + meta.tags.iter().map(|t| t.len() + 16).sum::<usize>()
-            + ENTRY_OVERHEAD)
-            .try_into()
-            .unwrap_or(u32::MAX);
+            .filter(|(name, _)| kept(name))
+            .map(|(_, value)| value.len())
+            .sum();
+        // One exact-size buffer: a `Vec` whose length is its capacity becomes a `Bytes`
+        // without reallocating, and each slice of it shares its one reference count.
+        let mut buffer = Vec::with_capacity(body.len() + values);
+        buffer.extend_from_slice(&body);
+        for (_, value) in headers.iter().filter(|(name, _)| kept(name)) {
+            buffer.extend_from_slice(value.as_bytes());
+        }
+        let buffer = Bytes::from(buffer);
+        let mut at = body.len();
+        let body = buffer.slice(..at);
+        let mut weight = heap_block(size_of::<usize>() * 2 + size_of::<Self>())
+            + heap_block(buffer.len())
+            + if buffer.is_empty() { 0 } else { BYTES_SHARED };
+        let mut etag = None;
+        let mut fields = Vec::with_capacity(headers.len());
+        for (name, value) in headers.iter().filter(|(name, _)| kept(name)) {
+            let end = at + value.len();
+            let mut copy = match HeaderValue::from_maybe_shared(buffer.slice(at..end)) {
+                Ok(copy) => copy,
+                // Bytes a value was made of without checking (and that the check refuses) are
+                // kept as they came, and weighed as a buffer of their own.
+                Err(_) => {
+                    weight += heap_block(value.len()) + BYTES_SHARED;
+                    value.clone()
+                }
+            };
+            at = end;
+            copy.set_sensitive(value.is_sensitive());
+            if !is_standard(name) {
+                weight += heap_block(name.as_str().len()) + BYTES_SHARED;
+            }
+            if name == ETAG && etag.is_none() && status.is_success() {
+                etag = u16::try_from(fields.len()).ok();
+            }
+            fields.push((name.clone(), copy));
+        }
+        let fields = fields.into_boxed_slice();
+        weight += heap_block(fields.len() * size_of::<(HeaderName, HeaderValue)>());
+        let serve_stale = !fields.iter().any(|(name, value)| {
+            name == CACHE_CONTROL
+                && (has_directive(value, "must-revalidate")
+                    || has_directive(value, "proxy-revalidate"))
+        });
+        weight += heap_block(2 * size_of::<usize>() + meta.path.len());
+        if !meta.tags.is_empty() {
+            weight += heap_block(2 * size_of::<usize>() + meta.tags.len() * size_of::<Arc<str>>())
+                + meta
+                    .tags
+                    .iter()
+                    .map(|tag| heap_block(2 * size_of::<usize>() + tag.len()))
+                    .sum::<usize>();
+        }
         Self {
             status,
-            checked: AtomicU64::new(meta.generation),
-            headers,
-            body,
-            meta,
-            template,
             etag,
             serve_stale,
-            weight,
+            weight: weight.try_into().unwrap_or(u32::MAX),
+            fields,
+            body,
+            checked: AtomicU64::new(meta.generation),
+            meta,
         }
     }
 
@@ -471,9 +555,10 @@ impl CachedResponse {
         self.status
     }
 
-    /// The headers sent on every hit (without `Age` and the status header).
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+    /// The header fields sent on every hit, in order: all but `Content-Length`, `Age` and
+    /// the status header, which a hit sets.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&HeaderName, &HeaderValue)> {
+        self.fields.iter().map(|(name, value)| (name, value))
     }
 
     /// The body.
@@ -506,10 +591,12 @@ impl CachedResponse {
         self.meta.generation
     }
 
-    /// The entry's size in bytes, as a store's budget counts it: the body, both header maps
-    /// it keeps (the stored one and the one a hit clones), the path, the tags and what an
-    /// entry occupies around them, so that a byte budget bounds resident memory. A store
-    /// adds the length of the key it holds the entry under.
+    /// The bytes the entry holds on the heap, as a store's budget counts them: its own block,
+    /// the buffer of its body and header values, its fields, its path and tags (each counted
+    /// whole, although a store's key and other entries may share them), and the block of any
+    /// custom header name, each as the system allocator rounds it. A store adds what it spends
+    /// on an entry itself (its key, its table's slot), so that a byte budget bounds resident
+    /// memory.
     pub fn weight(&self) -> u32 {
         self.weight
     }
@@ -519,13 +606,16 @@ impl CachedResponse {
         self.serve_stale
     }
 
-    pub(crate) fn template(&self) -> &HeaderMap {
-        &self.template
+    /// The fields a hit sends before `Age` and the status header.
+    pub(crate) fn fields(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.fields
     }
 
     /// The `ETag` a matching `If-None-Match` is answered `304` for (2xx entries only).
     pub(crate) fn etag(&self) -> Option<&HeaderValue> {
-        self.etag.as_ref()
+        self.etag
+            .and_then(|at| self.fields.get(usize::from(at)))
+            .map(|(_, value)| value)
     }
 
     pub(crate) fn checked(&self) -> u64 {
