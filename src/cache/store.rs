@@ -21,7 +21,7 @@ use http::{
 };
 use tokio::time::Instant;
 
-use super::CACHE_STATUS_HEADER;
+use super::{CACHE_STATUS_HEADER, CacheStatus};
 use crate::{body::BoxError, context::canonical_path};
 
 /// The error a store reports; the cache logs it and answers from the handler instead.
@@ -148,7 +148,7 @@ pub enum Lookup {
     /// A valid entry, fresh or stale.
     Found(Arc<CachedResponse>),
     /// An entry that was invalidated on demand; the next response is regenerated and
-    /// reported as [`CacheStatus::Revalidated`](super::CacheStatus::Revalidated).
+    /// reported as [`CacheStatus::Revalidated`].
     Invalidated,
     /// Nothing.
     Missing,
@@ -426,6 +426,148 @@ fn empty_tags() -> Arc<[Arc<str>]> {
     EMPTY.get_or_init(|| Arc::from([])).clone()
 }
 
+/// The size of one field in a `HeaderMap`'s entry table (`http` 1's `Bucket<HeaderValue>`:
+/// the name, the value, a hash and the links to further values of the name).
+const MAP_FIELD: usize = 104;
+
+/// Field lists a thread built lately, shared by the next entries with the same fields.
+const RECENT_TEMPLATES: usize = 8;
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Vec<std::sync::Weak<Template>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The header map a hit clones: an entry's fields, `Age` and the status header, with a
+/// placeholder where `ETag`'s value goes. Entries whose fields differ only in `ETag`'s value
+/// (a route's responses, typically) share one: a thread keeps the last few it built and reuses
+/// an equal one.
+pub(crate) struct Template {
+    map: HeaderMap,
+    /// The positions, in the map's value order, of `ETag` (when the entries have one), `Age`
+    /// and the status header.
+    etag_at: Option<usize>,
+    age_at: usize,
+    status_at: usize,
+    /// The heap the template holds (see [`CachedResponse::weight`]).
+    weight: usize,
+}
+
+impl Template {
+    /// The template of `fields` (in order), `ETag`'s value at `etag_at` left out.
+    fn of(fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>) -> Arc<Self> {
+        let mut map = HeaderMap::with_capacity(fields.len() + 2);
+        let mut weight = 0;
+        for (at, &(name, value)) in fields.iter().enumerate() {
+            let copy = if Some(at) == etag_at {
+                HeaderValue::from_static("")
+            } else {
+                // An exact copy: the value may be a slice of a larger buffer (the head a
+                // proxied response was parsed from).
+                weight += heap_block(value.len()) + BYTES_SHARED;
+                let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| {
+                    // Bytes a value was made of without checking (and that the check
+                    // refuses) are kept as they came.
+                    value.clone()
+                });
+                copy.set_sensitive(value.is_sensitive());
+                copy
+            };
+            if !is_standard(name) {
+                weight += heap_block(name.as_str().len()) + BYTES_SHARED;
+            }
+            map.append(name.clone(), copy);
+        }
+        map.append(AGE, HeaderValue::from_static("0"));
+        map.append(CACHE_STATUS_HEADER, CacheStatus::Hit.header_value());
+        // A clone's entry table holds exactly its fields; the map built above has room for
+        // more.
+        let map = map.clone();
+        let position = |want: &HeaderName, nth: usize| {
+            map.iter()
+                .enumerate()
+                .filter(|(_, (name, _))| *name == want)
+                .nth(nth)
+                .map(|(at, _)| at)
+        };
+        // `ETag`'s value is the first of its name (the map groups the values of a name).
+        let etag = etag_at.and_then(|_| position(&ETAG, 0));
+        let age_at = position(&AGE, 0).expect("appended above");
+        let status_at = position(&CACHE_STATUS_HEADER, 0).expect("appended above");
+        let slots = (map.len() + map.len() / 3).next_power_of_two();
+        weight += heap_block(2 * size_of::<usize>() + size_of::<Self>())
+            + heap_block(slots * size_of::<u32>())
+            + heap_block(map.len() * MAP_FIELD);
+        Arc::new(Self {
+            map,
+            etag_at: etag,
+            age_at,
+            status_at,
+            weight,
+        })
+    }
+
+    /// Whether an entry with `fields` and `ETag` at `etag_at` can use this template.
+    fn fits(&self, fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>) -> bool {
+        self.map.len() == fields.len() + 2
+            && self.etag_at.is_some() == etag_at.is_some()
+            && fields.iter().enumerate().all(|(at, &(name, value))| {
+                let mut stored = self.map.get_all(name).iter();
+                // The nth value of this name among `fields` is the nth stored one.
+                let nth = fields[..at].iter().filter(|(n, _)| *n == name).count();
+                let first_etag = Some(at) == etag_at;
+                stored.nth(nth).is_some_and(|stored| {
+                    if first_etag {
+                        stored.is_empty()
+                    } else {
+                        stored == value && stored.is_sensitive() == value.is_sensitive()
+                    }
+                })
+            })
+            && fields.iter().all(|(name, _)| {
+                self.map.get_all(*name).iter().count()
+                    == fields.iter().filter(|(n, _)| n == name).count()
+            })
+    }
+
+    /// A template of `fields`: a recent equal one, or a new one.
+    fn shared(fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>) -> Arc<Self> {
+        RECENT.with(|recent| {
+            let mut recent = recent.borrow_mut();
+            recent.retain(|weak| weak.strong_count() > 0);
+            if let Some(found) = recent
+                .iter()
+                .filter_map(std::sync::Weak::upgrade)
+                .find(|t| t.fits(fields, etag_at))
+            {
+                return found;
+            }
+            let template = Self::of(fields, etag_at);
+            if recent.len() == RECENT_TEMPLATES {
+                recent.remove(0);
+            }
+            recent.push(Arc::downgrade(&template));
+            template
+        })
+    }
+
+    pub(crate) fn map(&self) -> &HeaderMap {
+        &self.map
+    }
+
+    pub(crate) fn etag_at(&self) -> Option<usize> {
+        self.etag_at
+    }
+
+    pub(crate) fn age_at(&self) -> usize {
+        self.age_at
+    }
+
+    pub(crate) fn status_at(&self) -> usize {
+        self.status_at
+    }
+}
+
 /// A stored `GET` response: status, header fields and body bytes, with what the cache needs
 /// to serve it (when it was made, how long it is fresh, its tags).
 ///
@@ -434,10 +576,11 @@ fn empty_tags() -> Arc<[Arc<str>]> {
 /// and the [status header](super::CACHE_STATUS_HEADER); `Content-Length` is left to the server,
 /// which takes it from the body (and a `HEAD` answer from the body it drops).
 ///
-/// The entry is compact: one buffer holds the body and every header value (the values are
-/// slices of it), one slice holds the fields, and the entry itself is a third block. Neither the
-/// body nor a value can keep a larger buffer alive (such as the read buffer a proxied response
-/// was parsed from), so [`weight`](Self::weight) bounds what the entry holds.
+/// The entry is compact: one buffer of exact size holds the body and `ETag`'s value, and the
+/// other fields are in a header map that the entries with the same fields (a route's, as a
+/// rule) share, and that a hit clones. Neither the body nor a value can keep a larger buffer
+/// alive (such as the read buffer a proxied response was parsed from), so
+/// [`weight`](Self::weight) bounds what the entry holds.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -448,6 +591,7 @@ fn empty_tags() -> Arc<[Arc<str>]> {
 /// let mut headers = HeaderMap::new();
 /// headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
 /// headers.insert(header::CONTENT_LENGTH, "5".parse().unwrap());
+/// headers.insert(header::ETAG, "\"5-x\"".parse().unwrap());
 /// let entry = CachedResponse::new(
 ///     StatusCode::OK,
 ///     headers,
@@ -455,16 +599,16 @@ fn empty_tags() -> Arc<[Arc<str>]> {
 ///     EntryMeta::new("/hello", Instant::now()),
 /// );
 /// let fields: Vec<_> = entry.headers().map(|(n, v)| (n.as_str(), v.to_str().unwrap())).collect();
-/// assert_eq!(fields, [("content-type", "text/plain")]);
+/// assert_eq!(fields, [("content-type", "text/plain"), ("etag", "\"5-x\"")]);
 /// assert_eq!(entry.body(), "hello");
 /// ```
 pub struct CachedResponse {
     status: StatusCode,
-    /// Where `ETag` is among the fields (2xx entries only).
-    etag: Option<u16>,
     serve_stale: bool,
     weight: u32,
-    fields: Box<[(HeaderName, HeaderValue)]>,
+    template: Arc<Template>,
+    /// `ETag`'s value, a slice of the body's buffer.
+    etag: Option<HeaderValue>,
     body: Bytes,
     meta: EntryMeta,
     /// The store generation up to which this entry is known to be valid; see
@@ -478,57 +622,46 @@ impl CachedResponse {
     /// `headers` are sent in their order on every hit, without `Content-Length` (the server
     /// sets it from the body), with `Age` and the status header added (any of theirs are
     /// dropped); a response that carries `Cache-Control: must-revalidate` (or
-    /// `proxy-revalidate`) is never served stale. The body and the header values are copied
-    /// into one buffer of their exact size.
+    /// `proxy-revalidate`) is never served stale. The body and `ETag`'s value are copied into
+    /// one buffer of their exact size, the other values into the shared header map.
     pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes, meta: EntryMeta) -> Self {
-        let values: usize = headers
-            .iter()
-            .filter(|(name, _)| kept(name))
-            .map(|(_, value)| value.len())
-            .sum();
+        let fields: Vec<(&HeaderName, &HeaderValue)> =
+            headers.iter().filter(|(name, _)| kept(name)).collect();
+        let etag_at = fields.iter().position(|(name, _)| *name == ETAG);
+        let etag_value = etag_at.map(|at| fields[at].1);
         // One exact-size buffer: a `Vec` whose length is its capacity becomes a `Bytes`
         // without reallocating, and each slice of it shares its one reference count.
-        let mut buffer = Vec::with_capacity(body.len() + values);
+        let etag_len = etag_value.map_or(0, HeaderValue::len);
+        let mut buffer = Vec::with_capacity(body.len() + etag_len);
         buffer.extend_from_slice(&body);
-        for (_, value) in headers.iter().filter(|(name, _)| kept(name)) {
+        if let Some(value) = etag_value {
             buffer.extend_from_slice(value.as_bytes());
         }
         let buffer = Bytes::from(buffer);
-        let mut at = body.len();
-        let body = buffer.slice(..at);
-        let mut weight = heap_block(size_of::<usize>() * 2 + size_of::<Self>())
+        let mut weight = heap_block(2 * size_of::<usize>() + size_of::<Self>())
             + heap_block(buffer.len())
             + if buffer.is_empty() { 0 } else { BYTES_SHARED };
-        let mut etag = None;
-        let mut fields = Vec::with_capacity(headers.len());
-        for (name, value) in headers.iter().filter(|(name, _)| kept(name)) {
-            let end = at + value.len();
-            let mut copy = match HeaderValue::from_maybe_shared(buffer.slice(at..end)) {
-                Ok(copy) => copy,
-                // Bytes a value was made of without checking (and that the check refuses) are
-                // kept as they came, and weighed as a buffer of their own.
+        let etag = etag_value.map(|value| {
+            match HeaderValue::from_maybe_shared(buffer.slice(body.len()..)) {
+                Ok(mut copy) => {
+                    copy.set_sensitive(value.is_sensitive());
+                    copy
+                }
                 Err(_) => {
                     weight += heap_block(value.len()) + BYTES_SHARED;
                     value.clone()
                 }
-            };
-            at = end;
-            copy.set_sensitive(value.is_sensitive());
-            if !is_standard(name) {
-                weight += heap_block(name.as_str().len()) + BYTES_SHARED;
             }
-            if name == ETAG && etag.is_none() && status.is_success() {
-                etag = u16::try_from(fields.len()).ok();
-            }
-            fields.push((name.clone(), copy));
-        }
-        let fields = fields.into_boxed_slice();
-        weight += heap_block(fields.len() * size_of::<(HeaderName, HeaderValue)>());
+        });
+        let body = buffer.slice(..body.len());
         let serve_stale = !fields.iter().any(|(name, value)| {
-            name == CACHE_CONTROL
+            *name == CACHE_CONTROL
                 && (has_directive(value, "must-revalidate")
                     || has_directive(value, "proxy-revalidate"))
         });
+        let template = Template::shared(&fields, etag_at);
+        // Counted whole in every entry that shares it: a bound, whoever holds it last.
+        weight += template.weight;
         weight += heap_block(2 * size_of::<usize>() + meta.path.len());
         if !meta.tags.is_empty() {
             weight += heap_block(2 * size_of::<usize>() + meta.tags.len() * size_of::<Arc<str>>())
@@ -540,10 +673,10 @@ impl CachedResponse {
         }
         Self {
             status,
-            etag,
             serve_stale,
             weight: weight.try_into().unwrap_or(u32::MAX),
-            fields,
+            template,
+            etag,
             body,
             checked: AtomicU64::new(meta.generation),
             meta,
@@ -557,8 +690,21 @@ impl CachedResponse {
 
     /// The header fields sent on every hit, in order: all but `Content-Length`, `Age` and
     /// the status header, which a hit sets.
-    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&HeaderName, &HeaderValue)> {
-        self.fields.iter().map(|(name, value)| (name, value))
+    pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        let template = &*self.template;
+        template
+            .map
+            .iter()
+            .enumerate()
+            .filter_map(move |(at, (name, value))| {
+                if at == template.age_at || at == template.status_at {
+                    None
+                } else if Some(at) == template.etag_at {
+                    self.etag.as_ref().map(|etag| (name, etag))
+                } else {
+                    Some((name, value))
+                }
+            })
     }
 
     /// The body.
@@ -592,11 +738,11 @@ impl CachedResponse {
     }
 
     /// The bytes the entry holds on the heap, as a store's budget counts them: its own block,
-    /// the buffer of its body and header values, its fields, its path and tags (each counted
-    /// whole, although a store's key and other entries may share them), and the block of any
-    /// custom header name, each as the system allocator rounds it. A store adds what it spends
-    /// on an entry itself (its key, its table's slot), so that a byte budget bounds resident
-    /// memory.
+    /// the buffer of its body and `ETag`, the header map it shares (counted whole in each
+    /// entry that shares it), its path and tags (counted whole, although a store's key and
+    /// other entries may share them), each as the system allocator rounds it. A store adds
+    /// what it spends on an entry itself (its key, its table's slot), so that a byte budget
+    /// bounds resident memory.
     pub fn weight(&self) -> u32 {
         self.weight
     }
@@ -606,16 +752,19 @@ impl CachedResponse {
         self.serve_stale
     }
 
-    /// The fields a hit sends before `Age` and the status header.
-    pub(crate) fn fields(&self) -> &[(HeaderName, HeaderValue)] {
-        &self.fields
+    /// The header map a hit clones.
+    pub(crate) fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// `ETag`'s value, sent at the template's `ETag` position.
+    pub(crate) fn etag_value(&self) -> Option<&HeaderValue> {
+        self.etag.as_ref()
     }
 
     /// The `ETag` a matching `If-None-Match` is answered `304` for (2xx entries only).
     pub(crate) fn etag(&self) -> Option<&HeaderValue> {
-        self.etag
-            .and_then(|at| self.fields.get(usize::from(at)))
-            .map(|(_, value)| value)
+        self.etag.as_ref().filter(|_| self.status.is_success())
     }
 
     pub(crate) fn checked(&self) -> u64 {
