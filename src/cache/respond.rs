@@ -29,27 +29,27 @@ pub(crate) fn respond(
 ) -> Response<Body> {
     let template = entry.template();
     let mut headers = template.map().clone();
+    // The positions ascend (`Age` and the status header are the last two), so one pass of
+    // the values reaches each.
+    let mut values = headers.values_mut();
+    let mut from = 0;
+    if let (Some(etag), Some(at)) = (entry.etag_value(), template.etag_at()) {
+        if let Some(value) = values.nth(at - from) {
+            *value = etag.clone();
+        }
+        from = at + 1;
+    }
     let age = age.as_secs();
-    let etag = entry.etag_value().zip(template.etag_at());
-    let age_at = (age > 0).then(|| template.age_at());
-    let status_at = (status != CacheStatus::Hit).then(|| template.status_at());
-    if let Some(last) = [etag.map(|(_, at)| at), age_at, status_at]
-        .into_iter()
-        .flatten()
-        .max()
-    {
-        for (at, value) in headers.values_mut().enumerate().take(last + 1) {
-            if let Some((etag, etag_at)) = etag {
-                if at == etag_at {
-                    *value = etag.clone();
-                    continue;
-                }
-            }
-            if Some(at) == age_at {
-                *value = age_value(age);
-            } else if Some(at) == status_at {
-                *value = status.header_value();
-            }
+    if age > 0 {
+        let at = template.age_at();
+        if let Some(value) = values.nth(at - from) {
+            *value = age_value(age);
+        }
+        from = at + 1;
+    }
+    if status != CacheStatus::Hit {
+        if let Some(value) = values.nth(template.status_at() - from) {
+            *value = status.header_value();
         }
     }
     let not_modified = match (inm, entry.etag()) {
