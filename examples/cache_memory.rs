@@ -13,6 +13,10 @@
 //! cargo run --release --example cache_memory -- flood 200000 16
 //! ```
 //!
+//! A line `summary: ...` repeats the figures in bytes for a script: `ratio` is the
+//! resident growth over the payload (`fill`) or over the budget (`flood`), and `within_budget`
+//! says that the store's weight and (for `flood`) the resident growth stayed within the budget.
+//!
 //! The runtime is single-threaded, so that one malloc arena holds everything and the
 //! figures are not spread over per-thread arenas.
 
@@ -194,6 +198,16 @@ async fn run(mode: &str, ids: usize, budget: u64) {
             *rss as f64 / MIB
         );
     }
+    // One line for scripts: every figure in bytes, the ratio against the payload (fill) or
+    // the budget (flood).
+    let base = if mode == "fill" { payload } else { budget };
+    println!(
+        "summary: mode={mode} ids={ids} entries={entries} rss_delta={grown} payload={payload} \
+         weight={weight} budget={budget} ratio={:.3} per_entry={:.0} within_budget={}",
+        grown as f64 / base as f64,
+        grown as f64 / entries.max(1) as f64,
+        store.weighted_size() <= budget && (mode == "fill" || grown <= budget),
+    );
     match mode {
         "fill" => {
             println!("payload {:.1} MiB", payload as f64 / MIB);

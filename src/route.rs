@@ -566,7 +566,7 @@ impl RouteHandlerService {
 
     /// The cached `GET`: a hit is answered at once. Out of line, so that the uncached path
     /// stays small.
-    #[inline(never)]
+    #[inline]
     fn begin_cached<R>(
         &self,
         policy: &Arc<Policy>,

@@ -5,14 +5,16 @@ use std::{
     fmt,
     hash::{BuildHasher, Hash, Hasher},
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError, RwLock,
+        Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use hashbrown::HashTable;
+use quick_cache::{Equivalent, Weighter, sync::DefaultLifecycle};
 
-use super::store::{CacheKey, CacheStore, CachedResponse, Lookup, StoreError, StoreFuture};
+use super::store::{
+    CacheKey, CacheStore, CachedResponse, Lookup, StoreError, StoreFuture, heap_block,
+};
 
 /// The default byte budget of a [`MemoryStore`]: 64 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -20,30 +22,46 @@ pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Invalidation records kept before they are folded into one floor generation.
 const MAX_RECORDS: usize = 4096;
 
-/// One hit in this many (per thread) is reported to the eviction policy. A report is a moka
-/// `get`, which also runs moka's maintenance now and then; at one in 32 it was a fifth of
-/// the cost of a hit.
-const TOUCH_EVERY: u32 = 1024;
+/// The most shards; a budget is split evenly between them.
+const MAX_SHARDS: u64 = 16;
 
-const SHARDS: usize = 16;
+/// The least budget of one shard: four bodies of the default
+/// [`max_body_size`](super::CacheBuilder::max_body_size), so that the largest entry a cache
+/// makes by default fits in a shard.
+const MIN_SHARD_BYTES: u64 = 4 * super::DEFAULT_MAX_BODY_SIZE as u64;
+
+/// The entry weight the table is sized for, and the number of evicted keys it remembers
+/// (half as many as entries of this weight would fill the budget) is derived from.
+const TYPICAL_WEIGHT: u64 = 2048;
+
+/// What the table spends on one entry or one remembered evicted key: a slot of its slab (the
+/// key, the `Arc`, the eviction state and two list links, 80 bytes) and of its hash table
+/// (a 4-byte index and a control byte at 7/8 load), counted twice, as both grow by doubling.
+const SLOT_BYTES: u64 = 2 * (80 + 6);
+
+/// The allocator's free lists between live blocks, as a fraction of them (`1/8`): what
+/// `cache_memory` measures resident beyond the blocks entries hold (about 1/10 of them while a
+/// store fills with 1 KiB bodies, up to 1/8 while it evicts).
+const FRAGMENTATION: u64 = 8;
 
 /// A bounded in-memory [`CacheStore`]: entries up to a byte budget, least valuable evicted
 /// first.
 ///
 /// # How it is built
 ///
-/// [moka](https://docs.rs/moka) decides what to keep: every entry is weighed (body, headers
-/// and a fixed overhead; see [`CachedResponse::weight`]) and moka evicts by its TinyLFU
-/// policy when the budget is exceeded. Lookups do not go through moka, whose `get`
-/// measured about ten times a `HashMap` lookup: a sharded index of `RwLock`ed hash tables
-/// holds the same entries, found with the key's precomputed hash, and one hit in
-/// 1024 per thread is reported to moka so that its frequency estimates stay right.
-/// Every write (put, remove, eviction) happens under one mutex, in an order that keeps the
-/// index and moka holding the same entries.
+/// A [quick_cache](https://docs.rs/quick_cache) table holds the entries and decides what to
+/// keep: every entry is weighed (see [`CachedResponse::weight`], plus the key and the table's
+/// slot) and the table evicts by its CLOCK-Pro policy when the budget would be exceeded. A
+/// lookup takes a shard's read lock, finds the entry with the key's precomputed hash, and marks
+/// it referenced with one atomic add while it is not yet marked; the table keeps the slot of an
+/// entry inline (no allocation per entry), which is what lets an entry cost little more than
+/// its body. A budget is split between up to 16 shards of at least 8 MiB each (a
+/// smaller budget has fewer), and an entry larger than its shard's share is not kept. The
+/// table also remembers the hashes of a number of evicted keys (so that a key that comes back
+/// is kept in preference); their slots are set aside from the budget.
 ///
-/// The index is a [`hashbrown::HashTable`] (the table behind `std`'s `HashMap`, already in
-/// the dependency tree), which finds entries by a hash computed elsewhere: the key's,
-/// computed once per request, or once per route for its literal path.
+/// Every write (put, remove) happens under one mutex, with the invalidation records it is
+/// checked against.
 ///
 /// Invalidation is lazy: [`invalidate_path`](CacheStore::invalidate_path) and
 /// [`invalidate_tag`](CacheStore::invalidate_tag) raise the store's generation and record
@@ -64,17 +82,18 @@ pub struct MemoryStore {
     inner: Arc<Inner>,
 }
 
-type Index = HashTable<(CacheKey<'static>, Arc<CachedResponse>)>;
-
-/// Entries moka evicted, waiting to leave the index.
-type Evicted = Arc<Mutex<Vec<(Arc<PolicyKey>, Held)>>>;
+type Table = quick_cache::sync::Cache<
+    CacheKey<'static>,
+    Arc<CachedResponse>,
+    Weigh,
+    PassThrough,
+    DefaultLifecycle<CacheKey<'static>, Arc<CachedResponse>>,
+>;
 
 struct Inner {
-    shards: Box<[RwLock<Index>]>,
-    policy: moka::sync::Cache<PolicyKey, Held, PassThrough>,
+    table: Table,
     generation: AtomicU64,
     writes: Mutex<Writes>,
-    evicted: Evicted,
     max_bytes: u64,
 }
 
@@ -97,32 +116,33 @@ impl Writes {
     }
 }
 
-/// How moka knows an entry: by its key's hash alone. moka's table keeps the key of a
-/// removed entry for a while (a tombstone), so a key of moka's own must be small: a store of
-/// long keys would otherwise hold memory far past its budget. Two keys with one 64-bit hash
-/// (keyed per process, so not to be forced by a client) are one moka entry, and the index
-/// keeps only the newer of them.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct PolicyKey(u64);
+/// The weight of an entry in the table: the entry's own (see [`CachedResponse::weight`]),
+/// its key's text and the table's slot, and the allocator's free space around them.
+#[derive(Clone, Copy)]
+struct Weigh;
 
-impl PolicyKey {
-    fn of(key: &CacheKey<'_>) -> Self {
-        Self(key.precomputed_hash())
+impl Weighter<CacheKey<'static>, Arc<CachedResponse>> for Weigh {
+    fn weight(&self, key: &CacheKey<'static>, entry: &Arc<CachedResponse>) -> u64 {
+        let blocks = u64::from(entry.weight())
+            + heap_block(2 * size_of::<usize>() + key.as_str().len()) as u64
+            + SLOT_BYTES;
+        blocks + blocks / FRAGMENTATION
     }
 }
 
-impl Hash for PolicyKey {
+/// A key borrowed for a lookup, found as the stored key it equals.
+struct Probe<'k, 'a>(&'k CacheKey<'a>);
+
+impl Hash for Probe<'_, '_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0);
+        self.0.hash(state);
     }
 }
 
-/// What moka holds of an entry: the entry, and the length of the key the index holds it
-/// under (its text is counted with the entry).
-#[derive(Clone)]
-struct Held {
-    entry: Arc<CachedResponse>,
-    key_len: u32,
+impl Equivalent<CacheKey<'static>> for Probe<'_, '_> {
+    fn equivalent(&self, key: &CacheKey<'static>) -> bool {
+        self.0 == key
+    }
 }
 
 /// A hasher that passes a key's precomputed hash through.
@@ -157,36 +177,37 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-thread_local! {
-    static HITS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
 impl MemoryStore {
     /// A store holding up to `max_bytes` of entries.
     pub fn new(max_bytes: u64) -> Self {
-        let evicted: Evicted = Arc::default();
-        let sink = evicted.clone();
-        let policy = moka::sync::Cache::builder()
-            .max_capacity(max_bytes)
-            // The index's key is counted with the entry (moka's key is its hash).
-            .weigher(|_: &PolicyKey, held: &Held| held.entry.weight().saturating_add(held.key_len))
-            .eviction_listener(move |key, held, cause| {
-                if cause != moka::notification::RemovalCause::Replaced {
-                    lock(&sink).push((key, held));
-                }
-            })
-            .build_with_hasher(PassThrough);
+        let shards = (max_bytes / MIN_SHARD_BYTES).clamp(1, MAX_SHARDS);
+        // A power of two not above `shards`: the table rounds up otherwise.
+        let shards = 1 << shards.ilog2();
+        let items = (max_bytes / TYPICAL_WEIGHT).max(1);
+        let ghosts = items / 2;
+        // The remembered evicted keys are set aside from the budget, rounded up per shard.
+        let reserved = (ghosts + shards) * SLOT_BYTES;
+        let options = quick_cache::OptionsBuilder::new()
+            .shards(shards as usize)
+            .estimated_items_capacity(items as usize)
+            .ghost_allocation(0.5)
+            .weight_capacity(max_bytes.saturating_sub(reserved))
+            .build()
+            .expect("every option is set");
         Self {
             inner: Arc::new(Inner {
-                shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
-                policy,
+                table: Table::with_options(
+                    options,
+                    Weigh,
+                    PassThrough,
+                    DefaultLifecycle::default(),
+                ),
                 generation: AtomicU64::new(0),
                 writes: Mutex::new(Writes {
                     paths: HashMap::new(),
                     tags: HashMap::new(),
                     floor: 0,
                 }),
-                evicted,
                 max_bytes,
             }),
         }
@@ -197,27 +218,20 @@ impl MemoryStore {
         self.inner.max_bytes
     }
 
-    /// The bytes held, by [`CachedResponse::weight`].
+    /// The bytes held, by [`CachedResponse::weight`] with the key and the table's slot.
     pub fn weighted_size(&self) -> u64 {
-        let _writes = lock(&self.inner.writes);
-        self.inner.policy.run_pending_tasks();
-        self.inner.drain_evicted();
-        self.inner.policy.weighted_size()
+        self.inner.table.weight()
     }
 
     /// The number of entries held.
     pub fn entry_count(&self) -> usize {
-        self.inner
-            .shards
-            .iter()
-            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
+        self.inner.table.len()
     }
 
     /// The entry under `key` without the validity check, for tests.
     #[cfg(test)]
     fn raw(&self, key: &CacheKey<'_>) -> Option<Arc<CachedResponse>> {
-        self.inner.find(key)
+        self.inner.table.peek(&Probe(key))
     }
 }
 
@@ -238,88 +252,9 @@ impl fmt::Debug for MemoryStore {
 }
 
 impl Inner {
-    fn shard(&self, hash: u64) -> &RwLock<Index> {
-        // The low bits pick the bucket inside a table; use high bits for the shard.
-        &self.shards[(hash >> 60) as usize % SHARDS]
-    }
-
-    #[inline(always)]
-    fn find(&self, key: &CacheKey<'_>) -> Option<Arc<CachedResponse>> {
-        let hash = key.precomputed_hash();
-        let shard = self
-            .shard(hash)
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        shard.find(hash, |(k, _)| k == key).map(|(_, e)| e.clone())
-    }
-
-    /// Applies moka's evictions to the index. Runs under the `writes` lock, after every
-    /// moka call that may evict and after every index insert, so an entry evicted while it
-    /// was being inserted leaves the index too.
-    fn drain_evicted(&self) {
-        let evicted = std::mem::take(&mut *lock(&self.evicted));
-        for (key, held) in evicted {
-            let hash = key.0;
-            let mut shard = self
-                .shard(hash)
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Ok(found) = shard.find_entry(hash, |(_, e)| Arc::ptr_eq(e, &held.entry)) {
-                found.remove();
-            }
-        }
-    }
-
-    fn index_insert(&self, key: CacheKey<'static>, entry: Arc<CachedResponse>) {
-        let hash = key.precomputed_hash();
-        let mut shard = self
-            .shard(hash)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Another key of the same hash is one moka entry with this one: it leaves.
-        if let Ok(other) =
-            shard.find_entry(hash, |(k, _)| k.precomputed_hash() == hash && k != &key)
-        {
-            other.remove();
-        }
-        match shard.find_entry(hash, |(k, _)| k == &key) {
-            Ok(mut found) => found.get_mut().1 = entry,
-            Err(absent) => {
-                absent
-                    .into_table()
-                    .insert_unique(hash, (key, entry), |(k, _)| k.precomputed_hash());
-            }
-        }
-    }
-
-    fn index_remove(&self, key: &CacheKey<'_>) {
-        let hash = key.precomputed_hash();
-        let mut shard = self
-            .shard(hash)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Ok(found) = shard.find_entry(hash, |(k, _)| k == key) {
-            found.remove();
-        }
-    }
-
-    /// Reports a hit to moka, now and then, so its frequency sketch sees reads.
-    fn touch(&self, key: &CacheKey<'_>) {
-        let due = HITS.with(|hits| {
-            let n = hits.get().wrapping_add(1);
-            hits.set(n);
-            n % TOUCH_EVERY == 0
-        });
-        if due {
-            if let Ok(_writes) = self.writes.try_lock() {
-                self.policy.get(&PolicyKey::of(key));
-                self.drain_evicted();
-            }
-        }
-    }
-
+    #[inline]
     fn get(&self, key: &CacheKey<'_>) -> Lookup {
-        let Some(entry) = self.find(key) else {
+        let Some(entry) = self.table.get(&Probe(key)) else {
             return Lookup::Missing;
         };
         let generation = self.generation.load(Ordering::Acquire);
@@ -331,7 +266,6 @@ impl Inner {
             }
             entry.checked.fetch_max(generation, Ordering::AcqRel);
         }
-        self.touch(key);
         Lookup::Found(entry)
     }
 
@@ -343,7 +277,8 @@ impl Inner {
         // A fill that started before the stored entry's (one detached by an invalidation that
         // did not concern it) must not put an older response back.
         if self
-            .find(key)
+            .table
+            .peek(&Probe(key))
             .is_some_and(|stored| stored.generation() > entry.generation())
         {
             return false;
@@ -351,24 +286,14 @@ impl Inner {
         entry
             .checked
             .fetch_max(self.generation.load(Ordering::Acquire), Ordering::AcqRel);
-        let key = key.clone().into_owned();
-        let held = Held {
-            entry: entry.clone(),
-            key_len: u32::try_from(key.as_str().len()).unwrap_or(u32::MAX),
-        };
-        self.policy.insert(PolicyKey::of(&key), held);
-        self.index_insert(key, entry);
-        self.policy.run_pending_tasks();
-        self.drain_evicted();
+        self.table.insert(key.clone().into_owned(), entry);
         drop(writes);
         true
     }
 
     fn remove(&self, key: &CacheKey<'_>) {
         let _writes = lock(&self.writes);
-        self.policy.invalidate(&PolicyKey::of(key));
-        self.index_remove(key);
-        self.drain_evicted();
+        self.table.remove(&Probe(key));
     }
 
     fn invalidate(&self, record: impl FnOnce(&mut Writes, u64)) {
@@ -531,15 +456,12 @@ mod tests {
         );
         let held = store.entry_count();
         assert!((1..64).contains(&held), "{held}");
-        // The index holds exactly what the policy holds.
-        assert_eq!(held as u64, store.inner.policy.entry_count());
     }
 
     #[test]
     fn an_entry_larger_than_the_budget_is_not_kept() {
         let store = MemoryStore::new(1024);
         put(&store, "/big", entry("/big", 4096, &[], 0));
-        store.weighted_size();
         assert!(store.raw(&CacheKey::new(None, "/big")).is_none());
         assert_eq!(store.entry_count(), 0);
     }

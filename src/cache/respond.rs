@@ -3,10 +3,7 @@
 
 use std::time::Duration;
 
-use http::{
-    HeaderMap, HeaderValue, Response, StatusCode,
-    header::{AGE, CONTENT_LENGTH},
-};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header::CONTENT_LENGTH};
 
 use super::{
     CACHE_STATUS_HEADER, CacheStatus,
@@ -17,8 +14,12 @@ use crate::body::Body;
 /// How long a response may be served stale at most (Next.js' default `expireTime`).
 pub(crate) const EXPIRE: Duration = Duration::from_secs(31_536_000);
 
-/// The `GET` response built from an entry: its prepared headers with `Age` and the status
-/// header; `304` when `inm` matches the entry's `ETag`.
+/// The `GET` response built from an entry: a clone of its prepared header map, with the
+/// entry's `ETag`, `Age` and the status header set in place; `304` when `inm` matches the
+/// entry's `ETag`.
+///
+/// The values are set by their position in the map, found once when the template was built,
+/// so a hit hashes no header name.
 #[inline]
 pub(crate) fn respond(
     entry: &CachedResponse,
@@ -26,13 +27,34 @@ pub(crate) fn respond(
     age: Duration,
     inm: Option<&HeaderValue>,
 ) -> Response<Body> {
-    let mut headers = entry.template().clone();
-    let age = age.as_secs();
-    if age > 0 || status != CacheStatus::Hit {
-        set_prepared(&mut headers, age, status);
+    let template = entry.template();
+    let mut headers = template.map().clone();
+    // The positions ascend (`Age` and the status header are the last two), so one pass of
+    // the values reaches each.
+    let mut values = headers.values_mut();
+    let mut from = 0;
+    if let (Some(etag), Some(at)) = (entry.etag_value(), template.etag_at()) {
+        if let Some(value) = at.checked_sub(from).and_then(|n| values.nth(n)) {
+            *value = etag.clone();
+        }
+        from = at + 1;
     }
-    let not_modified = match (entry.etag(), inm) {
-        (Some(etag), Some(inm)) => if_none_match(inm, etag),
+    let age = age.as_secs();
+    if age > 0 {
+        let at = template.age_at();
+        if let Some(value) = at.checked_sub(from).and_then(|n| values.nth(n)) {
+            *value = age_value(age);
+        }
+        from = at + 1;
+    }
+    if status != CacheStatus::Hit {
+        let at = template.status_at();
+        if let Some(value) = at.checked_sub(from).and_then(|n| values.nth(n)) {
+            *value = status.header_value();
+        }
+    }
+    let not_modified = match (inm, entry.etag()) {
+        (Some(inm), Some(etag)) => if_none_match(inm, etag),
         _ => false,
     };
     let mut res = if not_modified {
@@ -48,35 +70,6 @@ pub(crate) fn respond(
     // allocate): it is forgotten rather than dropped.
     std::mem::forget(std::mem::replace(res.headers_mut(), headers));
     res
-}
-
-/// Sets `Age` and the status header of a template's clone. The template holds them first,
-/// so they are found without hashing.
-fn set_prepared(headers: &mut HeaderMap, age: u64, status: CacheStatus) {
-    let mut age = (age > 0).then_some(age);
-    let mut status = (status != CacheStatus::Hit).then_some(status);
-    for (name, value) in headers.iter_mut().take(2) {
-        if name == AGE {
-            if let Some(age) = age.take() {
-                *value = age_value(age);
-            }
-        } else if name == CACHE_STATUS_HEADER {
-            if let Some(status) = status.take() {
-                *value = status.header_value();
-            }
-        }
-    }
-    // A template made otherwise (a store's own entry): found by hashing.
-    if let Some(age) = age {
-        if let Some(value) = headers.get_mut(AGE) {
-            *value = age_value(age);
-        }
-    }
-    if let Some(status) = status {
-        if let Some(value) = headers.get_mut(CACHE_STATUS_HEADER) {
-            *value = status.header_value();
-        }
-    }
 }
 
 /// `res` marked with the cache status.
@@ -240,7 +233,129 @@ fn age_value(age: u64) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::store::EntryMeta;
+    use bytes::Bytes;
+    use http::header::{AGE, CACHE_CONTROL, CONTENT_TYPE, ETAG};
     use proptest::prelude::*;
+    use tokio::time::Instant;
+
+    fn stored(etag: &str, body: &'static str) -> CachedResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        headers.insert(ETAG, HeaderValue::from_str(etag).unwrap());
+        headers.insert(CACHE_CONTROL, cache_control(Some(Duration::from_secs(10))));
+        headers.append("x-custom", HeaderValue::from_static("a"));
+        headers.append("x-custom", HeaderValue::from_static("b"));
+        CachedResponse::new(
+            StatusCode::OK,
+            headers,
+            Bytes::from_static(body.as_bytes()),
+            EntryMeta::new("/t", Instant::now()),
+        )
+    }
+
+    fn fields(res: &Response<Body>) -> Vec<(String, String)> {
+        res.headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_hit_sends_the_fields_then_age_and_status() {
+        let entry = stored("\"1-a\"", "a");
+        let res = respond(&entry, CacheStatus::Hit, Duration::ZERO, None);
+        assert_eq!(res.status(), StatusCode::OK);
+        let want = [
+            ("content-type", "text/plain"),
+            ("etag", "\"1-a\""),
+            (
+                "cache-control",
+                "s-maxage=10, stale-while-revalidate=31535990",
+            ),
+            ("x-custom", "a"),
+            ("x-custom", "b"),
+            ("age", "0"),
+            ("x-route-cache", "HIT"),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(fields(&res), want);
+        assert!(!res.headers().contains_key(CONTENT_LENGTH));
+
+        let res = respond(&entry, CacheStatus::Stale, Duration::from_secs(42), None);
+        assert_eq!(res.headers()[AGE], "42");
+        assert_eq!(res.headers()[CACHE_STATUS_HEADER], "STALE");
+        assert_eq!(res.headers()[ETAG], "\"1-a\"");
+        assert_eq!(res.headers().len(), want.len());
+
+        let inm = HeaderValue::from_static("W/\"1-a\"");
+        let res = respond(&entry, CacheStatus::Hit, Duration::ZERO, Some(&inm));
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(res.headers()[ETAG], "\"1-a\"");
+    }
+
+    #[test]
+    fn entries_with_the_same_fields_share_a_template_but_not_their_etag() {
+        let a = stored("\"1-a\"", "a");
+        let b = stored("\"1-b\"", "b");
+        assert!(std::ptr::eq(a.template(), b.template()));
+        let res = respond(&b, CacheStatus::Hit, Duration::ZERO, None);
+        assert_eq!(res.headers()[ETAG], "\"1-b\"");
+        let res = respond(&a, CacheStatus::Hit, Duration::ZERO, None);
+        assert_eq!(res.headers()[ETAG], "\"1-a\"");
+        let listed: Vec<_> = b
+            .headers()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(listed[1], ("etag", "\"1-b\""));
+        assert!(
+            listed
+                .iter()
+                .all(|(n, _)| *n != "age" && *n != "x-route-cache")
+        );
+        // A different field is a different template.
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        let c = CachedResponse::new(
+            StatusCode::OK,
+            headers,
+            Bytes::new(),
+            EntryMeta::new("/c", Instant::now()),
+        );
+        assert!(!std::ptr::eq(a.template(), c.template()));
+        let res = respond(&c, CacheStatus::Hit, Duration::ZERO, None);
+        assert_eq!(res.headers()[CONTENT_TYPE], "text/html");
+        assert!(!res.headers().contains_key(ETAG));
+    }
+
+    #[test]
+    fn the_weight_covers_what_an_entry_holds() {
+        let body = "x".repeat(1000);
+        let entry = stored("\"3e8-a\"", Box::leak(body.into_boxed_str()));
+        let weight = entry.weight() as usize;
+        // The body buffer, the shared map of 7 fields (104 bytes each) and the entry itself.
+        assert!(
+            weight >= 1000 + 7 * 104 + size_of::<CachedResponse>(),
+            "{weight}"
+        );
+        // A non-2xx entry sends its `ETag` but never answers `304`.
+        let mut headers = HeaderMap::new();
+        headers.insert(ETAG, HeaderValue::from_static("\"x\""));
+        let moved = CachedResponse::new(
+            StatusCode::NOT_FOUND,
+            headers,
+            Bytes::new(),
+            EntryMeta::new("/m", Instant::now()),
+        );
+        let inm = HeaderValue::from_static("\"x\"");
+        let res = respond(&moved, CacheStatus::Hit, Duration::ZERO, Some(&inm));
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(res.headers()[ETAG], "\"x\"");
+    }
 
     #[test]
     fn ages_are_their_decimal_text() {

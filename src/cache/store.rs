@@ -328,6 +328,14 @@ impl PartialEq for CacheKey<'_> {
 
 impl Eq for CacheKey<'_> {}
 
+impl std::hash::Hash for CacheKey<'_> {
+    /// Writes the [precomputed hash](Self::precomputed_hash), which covers the text and the
+    /// space.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 impl fmt::Debug for CacheKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("CacheKey").field(&&*self.text).finish()
@@ -355,7 +363,7 @@ impl EntryMeta {
     pub fn new(path: impl Into<Arc<str>>, created: Instant) -> Self {
         Self {
             path: path.into(),
-            tags: Arc::from([]),
+            tags: empty_tags(),
             created,
             revalidate: None,
             generation: 0,
@@ -364,7 +372,9 @@ impl EntryMeta {
 
     /// The entry's tags.
     pub fn tags(mut self, tags: impl Into<Arc<[Arc<str>]>>) -> Self {
-        self.tags = tags.into();
+        let tags = tags.into();
+        // Entries without tags share one empty list.
+        self.tags = if tags.is_empty() { empty_tags() } else { tags };
         self
     }
 
@@ -381,40 +391,226 @@ impl EntryMeta {
     }
 }
 
-/// What one entry occupies besides its body, header maps, path and tags, measured with a
-/// heap profiler on 1 KiB entries: the `Arc<CachedResponse>`, the store's and its index's
-/// records of the key, the shared `Bytes` header, and the allocator's per-block overhead
-/// (about 20 blocks).
-const ENTRY_OVERHEAD: usize = 1_200;
-
-/// The heap a `HeaderMap` holds: its index and entry tables (allocated in powers of two)
-/// and each field's name and value.
-fn header_map_bytes(headers: &HeaderMap) -> usize {
-    let slots = headers.capacity().max(headers.len()).next_power_of_two();
-    let fields: usize = headers
-        .iter()
-        .map(|(n, v)| n.as_str().len() + v.len() + 16)
-        .sum();
-    slots * (104 + 4) + fields
+/// The heap block glibc's allocator takes for a request of `n` bytes: `n` and an 8-byte
+/// header rounded up to 16, at least 32 (nothing for `0`, which allocates nothing).
+pub(crate) const fn heap_block(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        let block = (n + 8 + 15) & !15;
+        if block < 32 { 32 } else { block }
+    }
 }
 
-/// A stored `GET` response: status, headers and body bytes, with what the cache needs to
-/// serve it (when it was made, how long it is fresh, its tags).
+/// The block a `Bytes` allocates for its reference count when a buffer it owns alone is first
+/// shared (its `Shared` record: pointer, capacity, count).
+const BYTES_SHARED: usize = heap_block(3 * size_of::<usize>());
+
+/// Whether `name` is one `http` knows and holds without a heap block: parsing its text again
+/// gives the very same static string. A custom name (or a known one spelled by
+/// `from_static`) answers `false`, and is weighed as a block of its own.
+fn is_standard(name: &HeaderName) -> bool {
+    HeaderName::from_bytes(name.as_str().as_bytes())
+        .is_ok_and(|fresh| std::ptr::eq(fresh.as_str().as_ptr(), name.as_str().as_ptr()))
+}
+
+/// Whether a stored response keeps `name`: `Content-Length` is left to the server, which
+/// takes it from the body's exact size (and a `HEAD` answer from the body it drops); `Age` and
+/// the status header are set on every hit.
+fn kept(name: &HeaderName) -> bool {
+    name != CONTENT_LENGTH && name != AGE && name != CACHE_STATUS_HEADER
+}
+
+fn empty_tags() -> Arc<[Arc<str>]> {
+    static EMPTY: OnceLock<Arc<[Arc<str>]>> = OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from([])).clone()
+}
+
+/// The size of one field in a `HeaderMap`'s entry table (`http` 1's `Bucket<HeaderValue>`:
+/// the name, the value, a hash and the links to further values of the name).
+const MAP_FIELD: usize = 104;
+
+/// Field lists a thread built lately, shared by the next entries with the same fields.
+const RECENT_TEMPLATES: usize = 8;
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Vec<std::sync::Weak<Template>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The header map a hit clones: an entry's fields, `Age` and the status header, with a
+/// placeholder where `ETag`'s value goes. Entries whose fields differ only in `ETag`'s value
+/// (a route's responses, typically) share one: a thread keeps the last few it built and reuses
+/// an equal one.
+pub(crate) struct Template {
+    map: HeaderMap,
+    /// The positions, in the map's value order, of `ETag` (when the entries have one), `Age`
+    /// and the status header.
+    etag_at: Option<usize>,
+    age_at: usize,
+    status_at: usize,
+    /// The heap the template holds (see [`CachedResponse::weight`]).
+    weight: usize,
+}
+
+impl Template {
+    /// The template of `fields` (in order), `ETag`'s value at `etag_at` left out.
+    fn of(fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>) -> Arc<Self> {
+        let mut map = HeaderMap::with_capacity(fields.len() + 2);
+        let mut weight = 0;
+        for (at, &(name, value)) in fields.iter().enumerate() {
+            let copy = if Some(at) == etag_at {
+                HeaderValue::from_static("")
+            } else {
+                // An exact copy: the value may be a slice of a larger buffer (the head a
+                // proxied response was parsed from).
+                weight += heap_block(value.len()) + BYTES_SHARED;
+                let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| {
+                    // Bytes a value was made of without checking (and that the check
+                    // refuses) are kept as they came.
+                    value.clone()
+                });
+                copy.set_sensitive(value.is_sensitive());
+                copy
+            };
+            if !is_standard(name) {
+                weight += heap_block(name.as_str().len()) + BYTES_SHARED;
+            }
+            map.append(name.clone(), copy);
+        }
+        map.append(AGE, HeaderValue::from_static("0"));
+        map.append(CACHE_STATUS_HEADER, CacheStatus::Hit.header_value());
+        // A clone's entry table holds exactly its fields; the map built above has room for
+        // more.
+        let map = map.clone();
+        let position = |want: &HeaderName, nth: usize| {
+            map.iter()
+                .enumerate()
+                .filter(|(_, (name, _))| *name == want)
+                .nth(nth)
+                .map(|(at, _)| at)
+        };
+        // `ETag`'s value is the first of its name (the map groups the values of a name).
+        let etag = etag_at.and_then(|_| position(&ETAG, 0));
+        let age_at = position(&AGE, 0).expect("appended above");
+        let status_at = position(&CACHE_STATUS_HEADER, 0).expect("appended above");
+        let slots = (map.len() + map.len() / 3).next_power_of_two();
+        weight += heap_block(2 * size_of::<usize>() + size_of::<Self>())
+            + heap_block(slots * size_of::<u32>())
+            + heap_block(map.len() * MAP_FIELD);
+        Arc::new(Self {
+            map,
+            etag_at: etag,
+            age_at,
+            status_at,
+            weight,
+        })
+    }
+
+    /// Whether an entry with `fields` and `ETag` at `etag_at` can use this template.
+    fn fits(&self, fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>) -> bool {
+        self.map.len() == fields.len() + 2
+            && self.etag_at.is_some() == etag_at.is_some()
+            && fields.iter().enumerate().all(|(at, &(name, value))| {
+                let mut stored = self.map.get_all(name).iter();
+                // The nth value of this name among `fields` is the nth stored one.
+                let nth = fields[..at].iter().filter(|(n, _)| *n == name).count();
+                let first_etag = Some(at) == etag_at;
+                stored.nth(nth).is_some_and(|stored| {
+                    if first_etag {
+                        stored.is_empty()
+                    } else {
+                        stored == value && stored.is_sensitive() == value.is_sensitive()
+                    }
+                })
+            })
+            && fields.iter().all(|(name, _)| {
+                self.map.get_all(*name).iter().count()
+                    == fields.iter().filter(|(n, _)| n == name).count()
+            })
+    }
+
+    /// A template of `fields`: a recent equal one, or a new one.
+    fn shared(fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>) -> Arc<Self> {
+        RECENT.with(|recent| {
+            let mut recent = recent.borrow_mut();
+            recent.retain(|weak| weak.strong_count() > 0);
+            if let Some(found) = recent
+                .iter()
+                .filter_map(std::sync::Weak::upgrade)
+                .find(|t| t.fits(fields, etag_at))
+            {
+                return found;
+            }
+            let template = Self::of(fields, etag_at);
+            if recent.len() == RECENT_TEMPLATES {
+                recent.remove(0);
+            }
+            recent.push(Arc::downgrade(&template));
+            template
+        })
+    }
+
+    pub(crate) fn map(&self) -> &HeaderMap {
+        &self.map
+    }
+
+    pub(crate) fn etag_at(&self) -> Option<usize> {
+        self.etag_at
+    }
+
+    pub(crate) fn age_at(&self) -> usize {
+        self.age_at
+    }
+
+    pub(crate) fn status_at(&self) -> usize {
+        self.status_at
+    }
+}
+
+/// A stored `GET` response: status, header fields and body bytes, with what the cache needs
+/// to serve it (when it was made, how long it is fresh, its tags).
 ///
-/// Its headers are the ones sent on every hit: the handler's, plus `ETag`,
-/// `Cache-Control` and an exact `Content-Length` as the cache added them. Each hit clones
-/// a prepared copy that also holds `Age` and the [status header](super::CACHE_STATUS_HEADER)
-/// and leaves `Content-Length` to the server, which takes it from the body (and a `HEAD`
-/// answer from the body it drops).
+/// Its header fields are the ones sent on every hit: the handler's, plus `ETag` and
+/// `Cache-Control` as the cache added them, in their order. A hit sends them followed by `Age`
+/// and the [status header](super::CACHE_STATUS_HEADER); `Content-Length` is left to the server,
+/// which takes it from the body (and a `HEAD` answer from the body it drops).
+///
+/// The entry is compact: one buffer of exact size holds the body and `ETag`'s value, and the
+/// other fields are in a header map that the entries with the same fields (a route's, as a
+/// rule) share, and that a hit clones. Neither the body nor a value can keep a larger buffer
+/// alive (such as the read buffer a proxied response was parsed from), so
+/// [`weight`](Self::weight) bounds what the entry holds.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{HeaderMap, StatusCode, header};
+/// use route_handlers::cache::{CachedResponse, EntryMeta};
+/// use tokio::time::Instant;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+/// headers.insert(header::CONTENT_LENGTH, "5".parse().unwrap());
+/// headers.insert(header::ETAG, "\"5-x\"".parse().unwrap());
+/// let entry = CachedResponse::new(
+///     StatusCode::OK,
+///     headers,
+///     Bytes::from_static(b"hello"),
+///     EntryMeta::new("/hello", Instant::now()),
+/// );
+/// let fields: Vec<_> = entry.headers().map(|(n, v)| (n.as_str(), v.to_str().unwrap())).collect();
+/// assert_eq!(fields, [("content-type", "text/plain"), ("etag", "\"5-x\"")]);
+/// assert_eq!(entry.body(), "hello");
+/// ```
 pub struct CachedResponse {
     status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-    meta: EntryMeta,
-    template: HeaderMap,
-    etag: Option<HeaderValue>,
     serve_stale: bool,
     weight: u32,
+    template: Arc<Template>,
+    /// `ETag`'s value, a slice of the body's buffer.
+    etag: Option<HeaderValue>,
+    body: Bytes,
+    meta: EntryMeta,
     /// The store generation up to which this entry is known to be valid; see
     /// [`MemoryStore`](super::MemoryStore).
     pub(crate) checked: AtomicU64,
@@ -423,47 +619,67 @@ pub struct CachedResponse {
 impl CachedResponse {
     /// An entry serving `status`, `headers` and `body`.
     ///
-    /// `headers` are sent as they are on every hit, with `Age` and the status header
-    /// added; a response that carries `Cache-Control: must-revalidate` (or
-    /// `proxy-revalidate`) is never served stale.
+    /// `headers` are sent in their order on every hit, without `Content-Length` (the server
+    /// sets it from the body), with `Age` and the status header added (any of theirs are
+    /// dropped); a response that carries `Cache-Control: must-revalidate` (or
+    /// `proxy-revalidate`) is never served stale. The body and `ETag`'s value are copied into
+    /// one buffer of their exact size, the other values into the shared header map.
     pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes, meta: EntryMeta) -> Self {
-        // `Content-Length` is left to the server, which takes it from the body's exact size:
-        // one header fewer to clone on every hit.
-        // `Age` and the status header come first, where a hit finds them without hashing.
-        let mut template = HeaderMap::with_capacity(headers.len() + 2);
-        template.insert(AGE, HeaderValue::from_static("0"));
-        template.insert(CACHE_STATUS_HEADER, CacheStatus::Hit.header_value());
-        for (name, value) in &headers {
-            if name != CONTENT_LENGTH && name != AGE && name != CACHE_STATUS_HEADER {
-                template.append(name.clone(), value.clone());
-            }
+        let fields: Vec<(&HeaderName, &HeaderValue)> =
+            headers.iter().filter(|(name, _)| kept(name)).collect();
+        let etag_at = fields.iter().position(|(name, _)| *name == ETAG);
+        let etag_value = etag_at.map(|at| fields[at].1);
+        // One exact-size buffer: a `Vec` whose length is its capacity becomes a `Bytes`
+        // without reallocating, and each slice of it shares its one reference count.
+        let etag_len = etag_value.map_or(0, HeaderValue::len);
+        let mut buffer = Vec::with_capacity(body.len() + etag_len);
+        buffer.extend_from_slice(&body);
+        if let Some(value) = etag_value {
+            buffer.extend_from_slice(value.as_bytes());
         }
-        let etag = if status.is_success() {
-            headers.get(ETAG).cloned()
-        } else {
-            None
-        };
-        let serve_stale = !headers
-            .get_all(CACHE_CONTROL)
-            .iter()
-            .any(|v| has_directive(v, "must-revalidate") || has_directive(v, "proxy-revalidate"));
-        let weight = (body.len()
-            + 2 * header_map_bytes(&headers)
-            + meta.path.len()
-            + meta.tags.iter().map(|t| t.len() + 16).sum::<usize>()
-            + ENTRY_OVERHEAD)
-            .try_into()
-            .unwrap_or(u32::MAX);
+        let buffer = Bytes::from(buffer);
+        let mut weight = heap_block(2 * size_of::<usize>() + size_of::<Self>())
+            + heap_block(buffer.len())
+            + if buffer.is_empty() { 0 } else { BYTES_SHARED };
+        let etag = etag_value.map(|value| {
+            match HeaderValue::from_maybe_shared(buffer.slice(body.len()..)) {
+                Ok(mut copy) => {
+                    copy.set_sensitive(value.is_sensitive());
+                    copy
+                }
+                Err(_) => {
+                    weight += heap_block(value.len()) + BYTES_SHARED;
+                    value.clone()
+                }
+            }
+        });
+        let body = buffer.slice(..body.len());
+        let serve_stale = !fields.iter().any(|(name, value)| {
+            *name == CACHE_CONTROL
+                && (has_directive(value, "must-revalidate")
+                    || has_directive(value, "proxy-revalidate"))
+        });
+        let template = Template::shared(&fields, etag_at);
+        // Counted whole in every entry that shares it: a bound, whoever holds it last.
+        weight += template.weight;
+        weight += heap_block(2 * size_of::<usize>() + meta.path.len());
+        if !meta.tags.is_empty() {
+            weight += heap_block(2 * size_of::<usize>() + meta.tags.len() * size_of::<Arc<str>>())
+                + meta
+                    .tags
+                    .iter()
+                    .map(|tag| heap_block(2 * size_of::<usize>() + tag.len()))
+                    .sum::<usize>();
+        }
         Self {
             status,
-            checked: AtomicU64::new(meta.generation),
-            headers,
-            body,
-            meta,
+            serve_stale,
+            weight: weight.try_into().unwrap_or(u32::MAX),
             template,
             etag,
-            serve_stale,
-            weight,
+            body,
+            checked: AtomicU64::new(meta.generation),
+            meta,
         }
     }
 
@@ -472,9 +688,23 @@ impl CachedResponse {
         self.status
     }
 
-    /// The headers sent on every hit (without `Age` and the status header).
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+    /// The header fields sent on every hit, in order: all but `Content-Length`, `Age` and
+    /// the status header, which a hit sets.
+    pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        let template = &*self.template;
+        template
+            .map
+            .iter()
+            .enumerate()
+            .filter_map(move |(at, (name, value))| {
+                if at == template.age_at || at == template.status_at {
+                    None
+                } else if Some(at) == template.etag_at {
+                    self.etag.as_ref().map(|etag| (name, etag))
+                } else {
+                    Some((name, value))
+                }
+            })
     }
 
     /// The body.
@@ -507,10 +737,12 @@ impl CachedResponse {
         self.meta.generation
     }
 
-    /// The entry's size in bytes, as a store's budget counts it: the body, both header maps
-    /// it keeps (the stored one and the one a hit clones), the path, the tags and what an
-    /// entry occupies around them, so that a byte budget bounds resident memory. A store
-    /// adds the length of the key it holds the entry under.
+    /// The bytes the entry holds on the heap, as a store's budget counts them: its own block,
+    /// the buffer of its body and `ETag`, the header map it shares (counted whole in each
+    /// entry that shares it), its path and tags (counted whole, although a store's key and
+    /// other entries may share them), each as the system allocator rounds it. A store adds
+    /// what it spends on an entry itself (its key, its table's slot), so that a byte budget
+    /// bounds resident memory.
     pub fn weight(&self) -> u32 {
         self.weight
     }
@@ -520,13 +752,19 @@ impl CachedResponse {
         self.serve_stale
     }
 
-    pub(crate) fn template(&self) -> &HeaderMap {
+    /// The header map a hit clones.
+    pub(crate) fn template(&self) -> &Template {
         &self.template
+    }
+
+    /// `ETag`'s value, sent at the template's `ETag` position.
+    pub(crate) fn etag_value(&self) -> Option<&HeaderValue> {
+        self.etag.as_ref()
     }
 
     /// The `ETag` a matching `If-None-Match` is answered `304` for (2xx entries only).
     pub(crate) fn etag(&self) -> Option<&HeaderValue> {
-        self.etag.as_ref()
+        self.etag.as_ref().filter(|_| self.status.is_success())
     }
 
     pub(crate) fn checked(&self) -> u64 {
