@@ -286,9 +286,15 @@ impl Inner {
         entry
             .checked
             .fetch_max(self.generation.load(Ordering::Acquire), Ordering::AcqRel);
-        self.table.insert(key.clone().into_owned(), entry);
+        self.table.insert(key.clone().into_owned(), entry.clone());
+        // The table refuses an entry heavier than its shard's share without saying so: the
+        // answer is whether it holds this one now.
+        let kept = self
+            .table
+            .peek(&Probe(key))
+            .is_some_and(|stored| Arc::ptr_eq(&stored, &entry));
         drop(writes);
-        true
+        kept
     }
 
     fn remove(&self, key: &CacheKey<'_>) {
@@ -389,6 +395,15 @@ mod tests {
         assert!(put(&store, "/a", e.clone()));
         assert!(matches!(get(&store, "/a"), Lookup::Found(f) if Arc::ptr_eq(&f, &e)));
         assert!(matches!(get(&store, "/b"), Lookup::Missing));
+        assert_eq!(store.entry_count(), 1);
+    }
+
+    #[test]
+    fn an_entry_heavier_than_its_share_is_reported_not_kept() {
+        let store = MemoryStore::new(1 << 20);
+        assert!(!put(&store, "/big", entry("/big", 2 << 20, &[], 0)));
+        assert!(matches!(get(&store, "/big"), Lookup::Missing));
+        assert!(put(&store, "/small", entry("/small", 1024, &[], 0)));
         assert_eq!(store.entry_count(), 1);
     }
 
