@@ -20,6 +20,13 @@ need_wrk() {
   fi
 }
 
+# free_port START: the first port from START on that nothing listens on.
+free_port() {
+  local p=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+
 port_free() {
   if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
     echo "port $1 is already in use; set PORT" >&2

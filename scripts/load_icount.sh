@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 source scripts/load_common.sh
 
 DURATION=${DURATION:-8}
-PORT=${PORT:-3918}
+PORT=${PORT:-$(free_port 3918)}
 OUT_DIR=${OUT_DIR:-${CARGO_TARGET_DIR:-target}/load-icount}
 if [[ $# -gt 0 ]]; then MODES=("$@"); else MODES=("${ALL_MODES[@]}"); fi
 
