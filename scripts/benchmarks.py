@@ -469,6 +469,114 @@ def memory_table(run):
 
 
 # ---------------------------------------------------------------------------------------
+# Where the instructions go: callgrind profiles of this run, inclusive instructions per
+# request, (profile of the long run − profile of the short run) ÷ (requests between them).
+
+
+def callgrind_inclusive(path):
+    import subprocess
+
+    out = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    fns = {}
+    for line in out.splitlines():
+        m = re.match(r"^\s*([\d,]+) \([ \d.]+%\)\s+(.*?)(?: \[[^\]]*\])?$", line)
+        if not m or m.group(2) == "PROGRAM TOTALS":
+            continue
+        name = m.group(2)
+        name = name[4:] if name.startswith("???:") else re.sub(r"^\S*?\.(?:c|S|h):", "", name)
+        fns[name] = fns.get(name, 0) + int(m.group(1).replace(",", ""))
+    return fns
+
+
+def per_request(long_path, short_path, requests):
+    a, b = callgrind_inclusive(long_path), callgrind_inclusive(short_path)
+    return {k: (v - b.get(k, 0)) / requests for k, v in a.items()}
+
+
+def short_name(name, width=110):
+    name = name.replace("route_handlers::", "")
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def crate_functions(profile, limit):
+    rows = sorted(((v, k) for k, v in profile.items() if "route_handlers::" in k and v >= 5), reverse=True)
+    return [[f"`{short_name(k)}`", n(v)] for v, k in rows[:limit]]
+
+
+# Stages of a request end to end, by the function that holds each (inclusive).
+E2E_STAGES = [
+    ("hyper reads and parses the request head", "hyper::proto::h1::conn::Conn<I,B,T>::poll_read_head"),
+    ("hyper encodes the response head", "hyper::proto::h1::conn::Conn<I,B,T>::write_head"),
+    ("the service future (`TowerToHyperService`: clone + `oneshot`)",
+     "<hyper_util::service::oneshot::Oneshot<S,Req> as core::future::future::Future>::poll"),
+    ("`RouteTable::dispatch`", "route_handlers::routes::table::RouteTable::dispatch"),
+    ("dropping the `Request<Body>`", "core::ptr::drop_in_place<http::request::Request<route_handlers::body::Body>>"),
+    ("`memcpy`", "__memcpy_avx_unaligned_erms"),
+    ("`malloc`", "malloc"),
+    ("`free`", "free"),
+]
+E2E_MODES = ["bare", "dynamic", "cached"]
+
+
+def e2e_profiles(run):
+    profiles = {}
+    for mode in E2E_MODES:
+        d = os.path.join(run.dir, "load-icount")
+        long_path, short_path = os.path.join(d, f"{mode}.run.out"), os.path.join(d, f"{mode}.idle.out")
+        for line in open(os.path.join(run.dir, "load_icount.tsv")):
+            m, _, idle_n, _, run_n = line.split()
+            if m == mode:
+                profiles[mode] = per_request(long_path, short_path, int(run_n) - int(idle_n))
+    return profiles
+
+
+def e2e_profile_table(run):
+    profiles = e2e_profiles(run)
+    rows = [["all of the server's user space", *(n(run.load_icount[m]) for m in E2E_MODES)]]
+    for label, fn in E2E_STAGES:
+        rows.append([label, *(n(profiles[m][fn]) if profiles[m].get(fn, 0) >= 1 else "–" for m in E2E_MODES)])
+    top = crate_functions(profiles["cached"], 12)
+    return (
+        caption(run, "callgrind profiles of the load-instruction runs, inclusive instructions per request "
+                "(a row's instructions include those of the functions it calls, so rows overlap).")
+        + table(["stage", *E2E_MODES], rows)
+        + "\n\nThe crate's functions on the `cached` route, inclusive per request:\n\n"
+        + table(["function (`route_handlers::` left out)", "instructions"], top, ["---", "---:"])
+    )
+
+
+def hit_profile_table(run):
+    d = os.path.join(run.dir, "profile")
+    n1, n2 = int(run.meta["N1"]), int(run.meta["N2"])
+    gross = {}
+
+    def net(v):
+        prof = per_request(os.path.join(d, f"{v}.{n2}.out"), os.path.join(d, f"{v}.{n1}.out"), n2 - n1)
+        gross[v] = prof
+        return {k: x - setup.get(k, 0) for k, x in prof.items()}
+
+    setup = per_request(os.path.join(d, f"setup.{n2}.out"), os.path.join(d, f"setup.{n1}.out"), n2 - n1)
+    hit, floor = net("hit_table_call"), net("floor_call")
+    total = cache_ir(run, "hit/table_call")
+    # The frames around every iteration (the loop, the runtime) hold all of it: left out.
+    outer = 0.9 * run.ir("cache/hit/table_call")
+    top = sorted(
+        ((v, k) for k, v in hit.items() if v >= 5 and gross["hit_table_call"][k] < outer), reverse=True
+    )[:20]
+    rows = [["all of it", n(total), n(cache_ir(run, "floor/call"))]]
+    rows += [[f"`{short_name(k)}`", n(v), n(floor.get(k, 0))] for v, k in top]
+    return (
+        caption(run, "callgrind on `cache_icount hit/table_call` and `floor/call`, net of `setup` (building and "
+                "dropping the request): the functions of the hit with the most inclusive instructions per iteration, "
+                "(profile at N2 − profile at N1) ÷ (N2 − N1); rows overlap, as a function's count includes those it calls.")
+        + table(["function (`route_handlers::` left out)", "`hit/table_call`", "`floor/call`"], rows)
+    )
+
+
+# ---------------------------------------------------------------------------------------
 # The goals of the performance issue, each a ratio of this run.
 
 
@@ -589,6 +697,8 @@ def render(run, template):
         "load": load_table(run),
         "load_rounds": load_rounds_table(run),
         "memory": memory_table(run),
+        "e2e_profile": e2e_profile_table(run),
+        "hit_profile": hit_profile_table(run),
     }
     used = set()
 

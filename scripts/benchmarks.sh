@@ -7,7 +7,8 @@
 # 1. builds the bench binaries and the examples (release);
 # 2. instructions (valgrind cachegrind, two jobs at a time: counts do not depend on load):
 #    dispatch (benches/icount.rs), the route table (benches/routes.rs), cache hits and their
-#    floors (benches/cache_icount.rs), each (I(N2) - I(N1)) / (N2 - N1);
+#    floors (benches/cache_icount.rs), each (I(N2) - I(N1)) / (N2 - N1); callgrind profiles
+#    of a hit through the table and of its floor;
 # 3. time (criterion, pinned to CPU 1, nothing else of this script running): ROUNDS rounds,
 #    each running benches/dispatch.rs, benches/cache.rs, benches/routes.rs and
 #    benches/helpers.rs back to back;
@@ -132,6 +133,18 @@ export N1 N2
 log "instructions: $(wc -l <"$jobs") cases × 2 runs under cachegrind (N1=$N1, N2=$N2)"
 tr '\t' '\n' <"$jobs" | xargs -d '\n' -n 3 -P 2 bash -c 'count_job "$@"' _ >"$RESULTS/icount.txt"
 [[ $(wc -l <"$RESULTS/icount.txt") -eq $(wc -l <"$jobs") ]] || { echo "instruction counts incomplete" >&2; exit 1; }
+
+# Where a hit's instructions go: callgrind profiles of a hit through the table, of its floor
+# and of building the request alone, at N1 and N2 iterations.
+mkdir -p "$RESULTS/profile"
+log "profiles: setup, hit/table_call and floor/call under callgrind"
+for v in setup hit/table_call floor/call; do
+  for n in "$N1" "$N2"; do
+    valgrind --tool=callgrind --callgrind-out-file="$RESULTS/profile/${v//\//_}.$n.out" \
+      "$(bin cache_icount)" "$v" "$n" >/dev/null 2>"$RESULTS/profile/${v//\//_}.$n.log" ||
+      { cat "$RESULTS/profile/${v//\//_}.$n.log" >&2; exit 1; }
+  done
+done
 
 # 3. Time, pinned to CPU 1.
 crit_args=(--bench --warm-up-time "$WARMUP" --measurement-time "$MEASURE" --sample-size "$SAMPLES" --noplot)
