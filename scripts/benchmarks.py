@@ -214,7 +214,8 @@ def dispatch_time_table(run):
         ids = [f"dispatch/{case}/{i}" for i in IMPLS]
         cells = [f"{ns(run.ns(b)[0])} ({ns(run.ns(b)[1])})" for b in ids]
         rows.append([case, *cells, f"**{ratio_cell(run.time_ratio(ids[0], ids[1]))}**", ratio_cell(run.time_ratio(ids[0], ids[2]))])
-    return caption(run, time_how(run)) + table(
+    return caption(run, time_how(run) + " A cell is the median of the rounds' medians in ns, the minimum over every "
+                   "sample in brackets.") + table(
         ["case", "route_handlers", "axum `MethodRouter`", "bare `service_fn`", "ours ÷ axum", "ours ÷ bare"], rows
     )
 
@@ -223,9 +224,9 @@ def time_how(run):
     r = len(run.rounds)
     return (
         f"criterion, {r} round{'s' if r > 1 else ''} of `--warm-up-time {run.meta['WARMUP']} --measurement-time "
-        f"{run.meta['MEASURE']} --sample-size {run.meta['SAMPLES']}`, pinned to CPU 1. A time cell is the median "
-        "of the rounds' medians in ns (the minimum over every sample in brackets); a ratio is the median of the "
-        "rounds' ratios of medians (their range in brackets) and the ratio of the minimums."
+        f"{run.meta['MEASURE']} --sample-size {run.meta['SAMPLES']}`, pinned to CPU 1. Times are medians of the "
+        "rounds' medians; a ratio is the median of the rounds' ratios of medians (their range in brackets) and "
+        "the ratio of the minimums over every sample."
     )
 
 
