@@ -1,189 +1,62 @@
-//! Cost of a cache hit, against its floor and against running the handler, in one run.
+//! Cost of a cache hit, against its floors and against running the handler, in one run.
+//!
+//! The variants (see `benches/common/cache.rs`, shared with `benches/cache_icount.rs`):
 //!
 //! - `floor/bare`: a `HashMap<String, Bytes>` lookup by the request path and a `Bytes` clone
-//!   into a response: the least any in-memory cache does.
-//! - `floor/with_headers`: the same, plus a clone of the stored headers into the response
-//!   (the headers a hit sends: content type and length, `ETag`, `Cache-Control`, `Age`, the
-//!   status header).
+//!   into a response without headers.
+//! - `floor/headers`: a `HashMap` lookup by method and path, then a clone of the stored
+//!   status, headers (those the hit sends) and body into the response.
+//! - `floor/call`, `floor/oneshot`: `floor/headers` inside a `service_fn`, called as
+//!   `Service::call(&mut floor, req)` on a long-lived service and as
+//!   `floor.clone().oneshot(req)`: the floors of the two `hit/table_*` variants.
 //! - `hit/route`: a `GET` answered from the cache by a `RouteHandlerService`
-//!   (`ForceStatic`, `revalidate = 3600`), through `call_with_context`, the route table's entry
-//!   point; `hit/route_unlisted_path` asks for `/api/time/`, which is not the route's
-//!   literal path, so its key is normalised and hashed per request; `hit/layer` goes through `CacheLayer` around a `service_fn`.
-//! - `handler/uncached_route`: the same route without caching, running its handler (a small
-//!   JSON body, like `/api/time`).
+//!   (`ForceStatic`, `revalidate = 3600`) through `call_with_context`, below the table;
+//!   `hit/route_unlisted_path` asks for `/api/time/`, so its key is made canonical and
+//!   hashed per request.
+//! - `hit/table_call`, `hit/table_oneshot`: the same hit through the whole `RouteTable`, in
+//!   the two call styles of the floors.
+//! - `hit/layer`: a hit through `CacheLayer` around a `service_fn` (`ready()` + `call`).
+//! - `handler/uncached_route`: the route without caching, running its handler (a small
+//!   `Json`).
 //!
-//! Every variant builds its request outside the timed part (`iter_batched`) and returns the
-//! response, so all pay the same drop.
+//! Every variant builds its request outside the timed part (`iter_batched`), drops it inside
+//! and returns its response. Each is checked (status, `x-route-cache: HIT` for hits) before
+//! and after it is timed, and its status in every iteration.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 
-use std::{collections::HashMap, convert::Infallible, hint::black_box, time::Duration};
+mod common;
 
-use bytes::Bytes;
+use std::time::Duration;
+
+use common::cache::{Variant, fixture, request};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use futures::FutureExt;
-use http::{HeaderMap, Request, Response, header};
-use route_handlers::{
-    Body, RouteContext, RouteHandler, RouteHandlerService,
-    cache::{Cache, CacheConfig, CacheLayer, Dynamic},
-    response::Json,
-};
-use tower::{Layer, Service, ServiceExt, service_fn};
-
-#[derive(serde::Serialize)]
-struct Time {
-    generated_at: &'static str,
-    generation: u64,
-    region: &'static str,
-}
-
-async fn time() -> Json<Time> {
-    Json(Time {
-        generated_at: "2025-01-01T00:00:00.000Z",
-        generation: 1,
-        region: "local",
-    })
-}
-
-fn route(cached: bool) -> RouteHandlerService {
-    let route = RouteHandler::new().get(time).path("/api/time");
-    let route = if cached {
-        route
-            .dynamic(Dynamic::ForceStatic)
-            .revalidate(3600)
-            .cache(&Cache::new())
-    } else {
-        route
-    };
-    route.into_service()
-}
-
-fn request(path: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::HOST, "localhost:3000")
-        .header(header::ACCEPT, "application/json")
-        .header(header::USER_AGENT, "bench/1.0")
-        .body(Body::empty())
-        .unwrap()
-}
-
-fn call(svc: &RouteHandlerService, req: Request<Body>) -> Response<Body> {
-    match svc
-        .call_with_context(req, RouteContext::default())
-        .now_or_never()
-    {
-        Some(Ok(res)) => res,
-        _ => panic!("a hit answers at once"),
-    }
-}
+use http::StatusCode;
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-
-    let cached = route(true);
-    let uncached = route(false);
-    // Fill the entries the hits are served from.
-    rt.block_on(async {
-        let res = cached.clone().oneshot(request("/api/time")).await.unwrap();
-        assert_eq!(res.headers()["x-route-cache"], "MISS");
-    });
-    let hit = call(&cached, request("/api/time"));
-    assert_eq!(hit.headers()["x-route-cache"], "HIT");
-    let stored_headers = hit.headers().clone();
-    let body = rt.block_on(async {
-        use http_body_util::BodyExt;
-        hit.into_body().collect().await.unwrap().to_bytes()
-    });
-
-    let mut layered = CacheLayer::new(
-        CacheConfig::new()
-            .dynamic(Dynamic::ForceStatic)
-            .revalidate(3600),
-    )
-    .cache(&Cache::new())
-    .layer(service_fn(|_req: Request<Body>| async {
-        Ok::<_, Infallible>(Response::new(Body::from(
-            "{\"generated_at\":\"2025-01-01T00:00:00.000Z\"}",
-        )))
-    }));
-    rt.block_on(async {
-        layered
-            .clone()
-            .oneshot(request("/api/layer"))
-            .await
-            .unwrap();
-    });
-
-    let mut bare: HashMap<String, Bytes> = HashMap::new();
-    bare.insert("/api/time".into(), body.clone());
-    let mut with_headers: HashMap<String, (HeaderMap, Bytes)> = HashMap::new();
-    with_headers.insert("/api/time".into(), (stored_headers, body));
-
+    let mut fx = fixture();
     let mut group = c.benchmark_group("cache");
-    group.bench_function("floor/bare", |b| {
-        b.iter_batched(
-            || request("/api/time"),
-            |req| {
-                let body = black_box(&bare).get(req.uri().path()).unwrap();
-                Response::new(Body::from(body.clone()))
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("floor/with_headers", |b| {
-        b.iter_batched(
-            || request("/api/time"),
-            |req| {
-                let (headers, body) = black_box(&with_headers).get(req.uri().path()).unwrap();
-                let mut res = Response::new(Body::from(body.clone()));
-                *res.headers_mut() = headers.clone();
-                res
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("hit/route", |b| {
-        b.iter_batched(
-            || request("/api/time"),
-            |req| call(&cached, req),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("hit/route_unlisted_path", |b| {
-        b.iter_batched(
-            || request("/api/time/"),
-            |req| call(&cached, req),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("hit/layer", |b| {
-        b.iter_batched(
-            || request("/api/layer"),
-            |req| match layered
-                .ready()
-                .now_or_never()
-                .expect("a service_fn is always ready")
-                .unwrap()
-                .call(req)
-                .now_or_never()
-            {
-                Some(Ok(res)) => res,
-                _ => panic!("a hit answers at once"),
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("handler/uncached_route", |b| {
-        b.iter_batched(
-            || request("/api/time"),
-            |req| call(&uncached, req),
-            BatchSize::SmallInput,
-        )
-    });
+    for v in Variant::ALL {
+        if v == Variant::Setup {
+            continue;
+        }
+        let res = fx.run(v, request(v.path()));
+        fx.check(v, res.as_ref());
+        group.bench_function(v.name(), |b| {
+            b.iter_batched(
+                || request(v.path()),
+                |req| {
+                    let res = fx.run(v, req);
+                    assert!(res.as_ref().is_some_and(|r| r.status() == StatusCode::OK));
+                    res
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        let res = fx.run(v, request(v.path()));
+        fx.check(v, res.as_ref());
+    }
     group.finish();
 }
 
@@ -191,7 +64,7 @@ criterion_group! {
     name = cache;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+        .measurement_time(Duration::from_secs(2));
     targets = benches
 }
 criterion_main!(cache);

@@ -2,8 +2,9 @@
 //! axum's `MethodRouter` with the same handler and a bare `service_fn`, in the same run.
 //!
 //! Request construction is excluded (`iter_batched`); dropping the response is included.
-//! Everything runs on a current-thread tokio runtime. See BENCHMARKS.md for the commands
-//! and results.
+//! Everything runs on a current-thread tokio runtime. Every answer is checked (status, body,
+//! `Allow`) before it is timed, and its status in every iteration. `scripts/benchmarks.sh`
+//! runs it and writes the tables of BENCHMARKS.md.
 
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
@@ -12,7 +13,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{Case, Req, axum, bare, expected_status, ours};
+use common::{Case, Impl, Req, axum, bare, check, expected_status, ours};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tower::{Service, ServiceExt};
 
@@ -28,38 +29,53 @@ fn dispatch(c: &mut Criterion) {
         // The answers the numbers stand for.
         rt.block_on(async {
             let res = Service::call(&mut ours, case.request()).await.unwrap();
-            assert_eq!(res.status(), expected_status(case, false), "ours {case:?}");
+            check(case, Impl::Ours, &res);
             let res = Service::call(&mut axum, case.request()).await.unwrap();
-            assert_eq!(res.status(), expected_status(case, true), "axum {case:?}");
+            check(case, Impl::Axum, &res);
+            let res = bare.clone().oneshot(case.request()).await.unwrap();
+            check(case, Impl::Bare, &res);
         });
+        let want = |imp| expected_status(case, imp);
 
         let mut group = c.benchmark_group(format!("dispatch/{}", case.name()));
-        group.bench_function("route_handlers", |b| {
+        group.bench_function(Impl::Ours.name(), |b| {
             b.to_async(&rt).iter_batched(
                 || case.request(),
                 |req: Req| {
                     let future = Service::call(&mut ours, req);
-                    async move { drop(black_box(future.await)) }
+                    async move {
+                        let res = future.await.unwrap();
+                        assert_eq!(res.status(), want(Impl::Ours));
+                        drop(black_box(res))
+                    }
                 },
                 BatchSize::SmallInput,
             )
         });
-        group.bench_function("axum_method_router", |b| {
+        group.bench_function(Impl::Axum.name(), |b| {
             b.to_async(&rt).iter_batched(
                 || case.request(),
                 |req: Req| {
                     let future = Service::call(&mut axum, req);
-                    async move { drop(black_box(future.await)) }
+                    async move {
+                        let res = future.await.unwrap();
+                        assert_eq!(res.status(), want(Impl::Axum));
+                        drop(black_box(res))
+                    }
                 },
                 BatchSize::SmallInput,
             )
         });
-        group.bench_function("bare_service_fn", |b| {
+        group.bench_function(Impl::Bare.name(), |b| {
             b.to_async(&rt).iter_batched(
                 || case.request(),
                 |req: Req| {
                     let future = bare.clone().oneshot(req);
-                    async move { drop(black_box(future.await)) }
+                    async move {
+                        let res = future.await.unwrap();
+                        assert_eq!(res.status(), want(Impl::Bare));
+                        drop(black_box(res))
+                    }
                 },
                 BatchSize::SmallInput,
             )

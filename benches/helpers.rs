@@ -7,7 +7,10 @@
 //!   `serde_json::from_slice`.
 //! - `cookies/*`: `NextRequest::cookies` against splitting the header by hand.
 //!
-//! `cargo bench --bench helpers`
+//! Every answer is checked before it is timed (a route's status, the parsed order, the
+//! cookie's value), and a route's status in every iteration.
+//!
+//! `cargo bench --bench helpers`; `scripts/benchmarks.sh` runs it for BENCHMARKS.md.
 
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
@@ -16,7 +19,8 @@ use std::{future::Future, pin::Pin, time::Duration};
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::{Request, Response};
+use futures::FutureExt;
+use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use route_handlers::{
     Body, IntoResponse, RouteHandler,
@@ -26,6 +30,17 @@ use tower::Service;
 
 async fn hello() -> &'static str {
     "hello"
+}
+
+/// Calls `svc` once, outside the timing, and asserts a `200`.
+fn check_route(svc: &route_handlers::RouteHandlerService) {
+    let res = svc
+        .clone()
+        .call(Request::new(Body::empty()))
+        .now_or_never()
+        .expect("answered at once")
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 fn guard(c: &mut Criterion) {
@@ -41,21 +56,33 @@ fn guard(c: &mut Criterion) {
                 drop(req);
                 hello().await.into_response()
             });
-            fut.await
+            let res = fut.await;
+            assert_eq!(res.status(), StatusCode::OK);
+            res
         })
     });
     let unnamed = RouteHandler::new().get(hello).into_service();
+    check_route(&unnamed);
     group.bench_function("route, unnamed", |b| {
         b.to_async(&rt).iter(|| {
             let mut svc = unnamed.clone();
-            async move { svc.call(Request::new(Body::empty())).await.unwrap() }
+            async move {
+                let res = svc.call(Request::new(Body::empty())).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+                res
+            }
         })
     });
     let plain = RouteHandler::new().get(hello).path("/hello").into_service();
+    check_route(&plain);
     group.bench_function("route", |b| {
         b.to_async(&rt).iter(|| {
             let mut svc = plain.clone();
-            async move { svc.call(Request::new(Body::empty())).await.unwrap() }
+            async move {
+                let res = svc.call(Request::new(Body::empty())).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+                res
+            }
         })
     });
     let timed = RouteHandler::new()
@@ -63,10 +90,15 @@ fn guard(c: &mut Criterion) {
         .path("/hello")
         .max_duration(Duration::from_secs(30))
         .into_service();
+    rt.block_on(async { check_route(&timed) });
     group.bench_function("route with max_duration", |b| {
         b.to_async(&rt).iter(|| {
             let mut svc = timed.clone();
-            async move { svc.call(Request::new(Body::empty())).await.unwrap() }
+            async move {
+                let res = svc.call(Request::new(Body::empty())).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+                res
+            }
         })
     });
     group.finish();
@@ -95,6 +127,13 @@ fn json(c: &mut Criterion) {
             .body(Body::from(Bytes::from_static(ORDER)))
             .unwrap()
     };
+    rt.block_on(async {
+        let body = request().into_body().collect().await.unwrap().to_bytes();
+        let order = serde_json::from_slice::<Order>(&body).unwrap();
+        assert_eq!((order.id, order.qty), (12345, 3));
+        let order = NextRequest::new(request()).json::<Order>().await.unwrap();
+        assert_eq!((order.id, order.qty), (12345, 3));
+    });
     group.bench_function("baseline: collect and serde_json::from_slice", |b| {
         b.to_async(&rt).iter(|| async {
             let body = request().into_body().collect().await.unwrap().to_bytes();
@@ -118,16 +157,24 @@ fn cookies(c: &mut Criterion) {
             .body(Body::empty())
             .unwrap()
     };
+    let by_hand = |req: &Request<Body>| {
+        let cookie = req.headers()["cookie"].to_str().unwrap();
+        cookie
+            .split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(n, _)| *n == "theme")
+            .map(|(_, v)| v.len())
+    };
+    assert_eq!(by_hand(&request()), Some(4));
+    assert_eq!(
+        NextRequest::new(request())
+            .cookies()
+            .value("theme")
+            .map(str::len),
+        Some(4)
+    );
     group.bench_function("baseline: split by hand", |b| {
-        b.iter(|| {
-            let req = request();
-            let cookie = req.headers()["cookie"].to_str().unwrap();
-            cookie
-                .split(';')
-                .filter_map(|p| p.trim().split_once('='))
-                .find(|(n, _)| *n == "theme")
-                .map(|(_, v)| v.len())
-        })
+        b.iter(|| by_hand(&request()))
     });
     group.bench_function("NextRequest::cookies", |b| {
         b.iter(|| {
@@ -136,6 +183,7 @@ fn cookies(c: &mut Criterion) {
         })
     });
     let headers = request().into_parts().0.headers;
+    assert_eq!(Cookies::from_headers(&headers).len(), 5);
     group.bench_function("Cookies::from_headers", |b| {
         b.iter(|| Cookies::from_headers(std::hint::black_box(&headers)).len())
     });

@@ -1,5 +1,5 @@
 //! Drives one dispatch case N times, for counting instructions per request with valgrind
-//! (see `scripts/icount.sh` and BENCHMARKS.md):
+//! (see `scripts/benchmarks.sh`):
 //!
 //! ```text
 //! icount CASE N
@@ -9,17 +9,19 @@
 //! `bare_service_fn`, `request_only` and case one of `GET`, `HEAD`, `OPTIONS`, `405`. Each
 //! iteration builds the request, calls the service as `benches/dispatch.rs` does, awaits the
 //! response and drops it; `request_only` only builds and drops the request, so that its
-//! count can be subtracted. Run without arguments (as `cargo bench` does), it checks that
-//! every case runs and exits.
+//! count can be subtracted. The answer is checked (status, body, `Allow`) before the loop,
+//! and the loop's last answer after it. Run without arguments (as `cargo bench` does), it
+//! checks every case and exits.
 
 mod common;
 
 use std::hint::black_box;
 
-use common::{Case, axum, bare, expected_status, ours};
+use common::{Case, Impl, axum, bare, check, ours};
 use tower::{Service, ServiceExt};
 
-fn run(which: &str, case: Case, n: u64) {
+/// Runs `case` through `imp` `n` times (after one checked answer); checks the last answer.
+fn run(imp: Option<Impl>, case: Case, n: u64) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -27,60 +29,89 @@ fn run(which: &str, case: Case, n: u64) {
     let mut axum = axum();
     let bare = bare();
     rt.block_on(async {
-        match which {
-            "route_handlers" => {
+        // One answer of each implementation, checked, in every run: it cancels out of
+        // the count with the rest of the set-up.
+        check(
+            case,
+            Impl::Ours,
+            &Service::call(&mut ours, case.request()).await.unwrap(),
+        );
+        check(
+            case,
+            Impl::Axum,
+            &Service::call(&mut axum, case.request()).await.unwrap(),
+        );
+        check(
+            case,
+            Impl::Bare,
+            &bare.clone().oneshot(case.request()).await.unwrap(),
+        );
+        match imp {
+            Some(Impl::Ours) => {
+                let mut last = None;
                 for _ in 0..n {
                     let res = Service::call(&mut ours, black_box(case.request())).await;
-                    drop(black_box(res));
+                    last = black_box(Some(res.unwrap()));
+                }
+                if let Some(res) = &last {
+                    check(case, Impl::Ours, res);
                 }
             }
-            "axum_method_router" => {
+            Some(Impl::Axum) => {
+                let mut last = None;
                 for _ in 0..n {
                     let res = Service::call(&mut axum, black_box(case.request())).await;
-                    drop(black_box(res));
+                    last = black_box(Some(res.unwrap()));
+                }
+                if let Some(res) = &last {
+                    check(case, Impl::Axum, res);
                 }
             }
-            "bare_service_fn" => {
+            Some(Impl::Bare) => {
+                let mut last = None;
                 for _ in 0..n {
                     let res = bare.clone().oneshot(black_box(case.request())).await;
-                    drop(black_box(res));
+                    last = black_box(Some(res.unwrap()));
+                }
+                if let Some(res) = &last {
+                    check(case, Impl::Bare, res);
                 }
             }
-            "request_only" => {
+            None => {
                 for _ in 0..n {
                     drop(black_box(case.request()));
                 }
             }
-            other => panic!("unknown implementation {other:?}"),
         }
     });
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (case, n) = match args.as_slice() {
-        [case, n] if !case.starts_with('-') => (case.clone(), n.parse::<u64>().expect("N")),
+    let (spec, n) = match args.as_slice() {
+        [spec, n] if !spec.starts_with('-') => (spec.clone(), n.parse::<u64>().expect("N")),
         _ => {
             // `cargo bench` runs every bench target with `--bench`: check the cases answer.
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("runtime");
             for case in Case::ALL {
-                rt.block_on(async {
-                    let res = Service::call(&mut ours(), case.request()).await.unwrap();
-                    assert_eq!(res.status(), expected_status(case, false));
-                    let res = Service::call(&mut axum(), case.request()).await.unwrap();
-                    assert_eq!(res.status(), expected_status(case, true));
-                });
+                run(None, case, 0);
             }
-            eprintln!("usage: icount <impl>/<case> N   (see scripts/icount.sh)");
+            eprintln!("usage: icount <impl>/<case> N   (see scripts/benchmarks.sh)");
             return;
         }
     };
-    let (which, case_name) = case.split_once('/').expect("CASE is <impl>/<case>");
+    let (which, case_name) = spec.split_once('/').expect("CASE is <impl>/<case>");
     let case = Case::ALL
         .into_iter()
         .find(|c| c.name() == case_name)
         .unwrap_or_else(|| panic!("unknown case {case_name:?}"));
-    run(which, case, n);
+    let imp = match which {
+        "request_only" => None,
+        name => Some(
+            Impl::ALL
+                .into_iter()
+                .find(|i| i.name() == name)
+                .unwrap_or_else(|| panic!("unknown implementation {name:?}")),
+        ),
+    };
+    run(imp, case, n);
 }

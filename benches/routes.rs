@@ -12,13 +12,18 @@
 //!   hyper-util's `TowerToHyperService` does per request; request construction is excluded
 //!   (`iter_batched`), on a current-thread runtime.
 //!
+//! Every dispatch is checked (status `200`, the 2-byte body) before it is timed or counted,
+//! and its status in every timed iteration; every lookup must find its route.
+//!
 //! Instruction counts: run the bench binary with `ROUTES_ICOUNT=<case>:<n>:<iterations>`
-//! under `valgrind --tool=cachegrind`; BENCHMARKS.md has the method and the results.
+//! under `valgrind --tool=cachegrind` (`scripts/benchmarks.sh` does); the last answer of the
+//! loop is checked after it.
 
 use std::{hint::black_box, time::Duration};
 
 use criterion::{BatchSize, BenchmarkId, Criterion};
-use http::Request;
+use futures::FutureExt;
+use http::{Request, Response, StatusCode};
 use route_handlers::{Body, RouteHandler, RouteTable, Routes};
 use tower::ServiceExt;
 
@@ -73,6 +78,24 @@ fn paths(n: usize) -> [(&'static str, String); 2] {
     ]
 }
 
+/// Asserts a dispatch's answer: `200` and the handler's 2-byte `ok`.
+fn check<B: http_body::Body>(what: &str, res: &Response<B>) {
+    assert_eq!(res.status(), StatusCode::OK, "{what}: status");
+    assert_eq!(res.body().size_hint().exact(), Some(2), "{what}: body");
+}
+
+/// One answer of the table and one of axum's router for `uri`, checked.
+fn check_both(t: &RouteTable, a: &axum::Router, uri: &http::Uri) {
+    let req = Request::get(uri.clone()).body(Body::empty()).unwrap();
+    let res = t.clone().oneshot(req).now_or_never().unwrap().unwrap();
+    check(&format!("table {uri}"), &res);
+    let req = Request::get(uri.clone())
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = a.clone().oneshot(req).now_or_never().unwrap().unwrap();
+    check(&format!("axum {uri}"), &res);
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -111,6 +134,7 @@ fn dispatch(c: &mut Criterion) {
         let a = axum_router(n);
         for (kind, path) in paths(n) {
             let uri: http::Uri = path.parse().unwrap();
+            check_both(&t, &a, &uri);
             group.bench_with_input(
                 BenchmarkId::new(format!("table/{kind}"), n),
                 &uri,
@@ -119,7 +143,11 @@ fn dispatch(c: &mut Criterion) {
                         || Request::get(u.clone()).body(Body::empty()).unwrap(),
                         |req| {
                             let t = t.clone();
-                            async move { black_box(t.oneshot(req).await.unwrap()) }
+                            async move {
+                                let res = t.oneshot(req).await.unwrap();
+                                assert_eq!(res.status(), StatusCode::OK);
+                                black_box(res)
+                            }
                         },
                         BatchSize::SmallInput,
                     )
@@ -134,7 +162,11 @@ fn dispatch(c: &mut Criterion) {
                     },
                     |req| {
                         let a = a.clone();
-                        async move { black_box(a.oneshot(req).await.unwrap()) }
+                        async move {
+                            let res = a.oneshot(req).await.unwrap();
+                            assert_eq!(res.status(), StatusCode::OK);
+                            black_box(res)
+                        }
                     },
                     BatchSize::SmallInput,
                 )
@@ -162,34 +194,56 @@ fn icount(spec: &str) {
         "table-lookup" => {
             let t = table(n);
             for _ in 0..iterations {
-                black_box(t.at(black_box(&path)).unwrap().is_some());
+                assert!(black_box(t.at(black_box(&path)).unwrap().is_some()));
             }
         }
         "matchit-lookup" => {
             let m = matchit_router(n);
             for _ in 0..iterations {
-                black_box(m.at(black_box(&path)).is_ok());
+                assert!(black_box(m.at(black_box(&path)).is_ok()));
             }
         }
         "table-dispatch" => {
             let t = table(n);
-            rt.block_on(async {
+            let req = Request::get(uri.clone()).body(Body::empty()).unwrap();
+            check(
+                "table",
+                &t.clone().oneshot(req).now_or_never().unwrap().unwrap(),
+            );
+            let last = rt.block_on(async {
+                let mut last = None;
                 for _ in 0..iterations {
                     let req = Request::get(uri.clone()).body(Body::empty()).unwrap();
-                    black_box(t.clone().oneshot(req).await.unwrap());
+                    last = black_box(Some(t.clone().oneshot(req).await.unwrap()));
                 }
+                last
             });
+            if let Some(res) = last {
+                check("table", &res);
+            }
         }
         "axum-dispatch" => {
             let a = axum_router(n);
-            rt.block_on(async {
+            let req = Request::get(uri.clone())
+                .body(axum::body::Body::empty())
+                .unwrap();
+            check(
+                "axum",
+                &a.clone().oneshot(req).now_or_never().unwrap().unwrap(),
+            );
+            let last = rt.block_on(async {
+                let mut last = None;
                 for _ in 0..iterations {
                     let req = Request::get(uri.clone())
                         .body(axum::body::Body::empty())
                         .unwrap();
-                    black_box(a.clone().oneshot(req).await.unwrap());
+                    last = black_box(Some(a.clone().oneshot(req).await.unwrap()));
                 }
+                last
             });
+            if let Some(res) = last {
+                check("axum", &res);
+            }
         }
         "table-req-only" => rt.block_on(async {
             for _ in 0..iterations {

@@ -20,6 +20,10 @@
 //! cargo run --release --example load_server -- dynamic 3000
 //! curl -i http://127.0.0.1:3000/api/hello
 //! ```
+//!
+//! The route-handlers modes reach hyper through one function, [`table_service`], so that
+//! the adapter between a `RouteTable` and hyper can be switched in one place.
+//! `scripts/benchmarks.sh` drives every mode (`scripts/load.sh`, `scripts/load_icount.sh`).
 
 use std::{convert::Infallible, net::SocketAddr};
 
@@ -76,6 +80,12 @@ fn axum1000() -> axum::Router {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How every route-handlers mode is served: the table adapted to hyper by hyper-util's
+/// `TowerToHyperService`, which clones the table and calls it with `oneshot` per request.
+fn table_service(table: RouteTable) -> TowerToHyperService<RouteTable> {
+    TowerToHyperService::new(table)
+}
 
 /// Accepts connections forever, serving each with `service` on its own task.
 async fn serve<S, B>(listener: TcpListener, service: S) -> !
@@ -146,7 +156,7 @@ fn main() {
                 let table = Routes::new()
                     .route("/api/hello", RouteHandler::new().get(hello))
                     .build();
-                serve(listener, TowerToHyperService::new(table)).await
+                serve(listener, table_service(table)).await
             }
             "cached" => {
                 let table = Routes::new()
@@ -156,9 +166,9 @@ fn main() {
                     )
                     .cache(&Cache::new())
                     .build();
-                serve(listener, TowerToHyperService::new(table)).await
+                serve(listener, table_service(table)).await
             }
-            "table1000" => serve(listener, TowerToHyperService::new(table1000())).await,
+            "table1000" => serve(listener, table_service(table1000())).await,
             _ => usage(),
         }
     })

@@ -2,6 +2,8 @@
 //! instruction (valgrind) measurements run the very same code.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod cache;
+
 use std::{convert::Infallible, future::Future};
 
 use axum::routing::{MethodRouter, get};
@@ -95,11 +97,55 @@ pub fn bare() -> impl Service<
     })
 }
 
-/// Checks that a case answers as the benchmark assumes, so a broken route cannot look fast.
-pub fn expected_status(case: Case, axum: bool) -> u16 {
-    match (case, axum) {
-        (Case::Get | Case::Head, _) => 200,
-        (Case::Options, false) => 204,
-        (Case::Options, true) | (Case::NotAllowed, _) => 405,
+/// An implementation of the dispatch benches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impl {
+    /// This crate's `RouteHandlerService`.
+    Ours,
+    /// axum's `MethodRouter`.
+    Axum,
+    /// The `service_fn` floor: `200` and the body for every method.
+    Bare,
+}
+
+impl Impl {
+    pub const ALL: [Impl; 3] = [Impl::Ours, Impl::Axum, Impl::Bare];
+
+    /// The name in criterion's ids and on `icount`'s command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Ours => "route_handlers",
+            Impl::Axum => "axum_method_router",
+            Impl::Bare => "bare_service_fn",
+        }
+    }
+}
+
+/// The status `imp` answers `case` with, so that a broken route cannot look fast.
+pub fn expected_status(case: Case, imp: Impl) -> u16 {
+    match (case, imp) {
+        (_, Impl::Bare) | (Case::Get | Case::Head, _) => 200,
+        (Case::Options, Impl::Ours) => 204,
+        (Case::Options, Impl::Axum) | (Case::NotAllowed, _) => 405,
+    }
+}
+
+/// Asserts the answer of `imp` to `case`: its status, the body's presence (none for `HEAD`)
+/// and `Allow` on `OPTIONS` and `405`.
+pub fn check<B: http_body::Body>(case: Case, imp: Impl, res: &Response<B>) {
+    let what = format!("{} {}", imp.name(), case.name());
+    assert_eq!(res.status(), expected_status(case, imp), "{what}: status");
+    if imp == Impl::Bare {
+        return;
+    }
+    match case {
+        Case::Get => assert_eq!(res.body().size_hint().exact(), Some(13), "{what}: body"),
+        Case::Head => assert!(res.body().is_end_stream(), "{what}: a HEAD has no body"),
+        Case::Options | Case::NotAllowed => {
+            assert!(
+                res.headers().contains_key(http::header::ALLOW),
+                "{what}: Allow"
+            )
+        }
     }
 }
