@@ -8,6 +8,8 @@
 //! | `axum` | an axum 0.8 `Router` with the one route |
 //! | `dynamic` | a route-handlers `RouteTable` with the one route, rendered per request |
 //! | `cached` | the same table with the route `force-static`: answered from the in-memory cache |
+//! | `cached_tower` | `cached` served through hyper-util's `TowerToHyperService` (a clone and a `oneshot` per request) |
+//! | `floor` | the floor of a hit: a hyper `service_fn` that looks the path up in a `HashMap` and clones the status, headers and body of the `cached` mode's hit |
 //! | `table1000` | a `RouteTable` of 1,000 routes; the request hits a late one, `/r999/items/42` |
 //! | `axum1000` | the same 1,000 routes in an axum `Router`, for comparison |
 //!
@@ -21,8 +23,8 @@
 //! curl -i http://127.0.0.1:3000/api/hello
 //! ```
 //!
-//! The route-handlers modes reach hyper through one function, [`table_service`], so that
-//! the adapter between a `RouteTable` and hyper can be switched in one place.
+//! The route-handlers modes are served as a user serves a table with the `hyper` feature
+//! (which this example needs): by reference, `serve_connection(io, table.clone())`.
 //! `scripts/benchmarks.sh` drives every mode (`scripts/load.sh`, `scripts/load_icount.sh`).
 
 use std::{convert::Infallible, net::SocketAddr};
@@ -45,7 +47,9 @@ use tokio::net::TcpListener;
 const HELLO: &str = "Hello, World!";
 
 fn usage() -> ! {
-    eprintln!("usage: load_server <bare|axum|dynamic|cached|table1000|axum1000> <port>");
+    eprintln!(
+        "usage: load_server <bare|floor|axum|dynamic|cached|cached_tower|table1000|axum1000> <port>"
+    );
     std::process::exit(2);
 }
 
@@ -81,10 +85,33 @@ fn axum1000() -> axum::Router {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// How every route-handlers mode is served: the table adapted to hyper by hyper-util's
-/// `TowerToHyperService`, which clones the table and calls it with `oneshot` per request.
-fn table_service(table: RouteTable) -> TowerToHyperService<RouteTable> {
-    TowerToHyperService::new(table)
+/// How every route-handlers mode is served: by reference, as hyper's own `Service`.
+fn table_service(table: RouteTable) -> RouteTable {
+    table
+}
+
+fn cached_table() -> RouteTable {
+    Routes::new()
+        .route(
+            "/api/hello",
+            RouteHandler::new().get(hello).dynamic(Dynamic::ForceStatic),
+        )
+        .cache(&Cache::new())
+        .build()
+}
+
+/// The `cached` mode's hit (status, headers, body), taken from a table that answered twice.
+async fn a_hit() -> (http::StatusCode, http::HeaderMap, Bytes) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let table = cached_table();
+    let request = || Request::get("/api/hello").body(Full::new(Bytes::new())).unwrap();
+    table.clone().oneshot(request()).await.unwrap();
+    let hit = table.oneshot(request()).await.unwrap();
+    assert_eq!(hit.headers()["x-route-cache"], "HIT");
+    let (parts, body) = hit.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (parts.status, parts.headers, body)
 }
 
 /// Accepts connections forever, serving each with `service` on its own task.
@@ -158,15 +185,25 @@ fn main() {
                     .build();
                 serve(listener, table_service(table)).await
             }
-            "cached" => {
-                let table = Routes::new()
-                    .route(
-                        "/api/hello",
-                        RouteHandler::new().get(hello).dynamic(Dynamic::ForceStatic),
-                    )
-                    .cache(&Cache::new())
-                    .build();
-                serve(listener, table_service(table)).await
+            "cached" => serve(listener, table_service(cached_table())).await,
+            "cached_tower" => serve(listener, TowerToHyperService::new(cached_table())).await,
+            "floor" => {
+                let mut hits = std::collections::HashMap::new();
+                hits.insert("/api/hello".to_owned(), a_hit().await);
+                let hits = std::sync::Arc::new(hits);
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let res = match hits.get(req.uri().path()) {
+                        Some((status, headers, body)) => {
+                            let mut res = Response::new(Full::new(body.clone()));
+                            *res.status_mut() = *status;
+                            *res.headers_mut() = headers.clone();
+                            res
+                        }
+                        None => Response::new(Full::new(Bytes::new())),
+                    };
+                    std::future::ready(Ok::<_, Infallible>(res))
+                });
+                serve(listener, service).await
             }
             "table1000" => serve(listener, table_service(table1000())).await,
             _ => usage(),

@@ -65,7 +65,7 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and "bench" in m["target"]["kind"]:
         print(m["target"]["name"], m["executable"])' >"$RESULTS/binaries.txt" ||
   { cat "$RESULTS/build.log" >&2; exit 1; }
-cargo build --release --example load_server --example cache_memory 2>>"$RESULTS/build.log" ||
+cargo build --release --features hyper --example load_server --example cache_memory 2>>"$RESULTS/build.log" ||
   { cat "$RESULTS/build.log" >&2; exit 1; }
 bin() { awk -v n="$1" '$1 == n { print $2 }' "$RESULTS/binaries.txt"; }
 for b in icount routes cache_icount dispatch cache helpers; do

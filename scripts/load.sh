@@ -29,7 +29,7 @@ OUT=${OUT:-$(mktemp)}
 if [[ $# -gt 0 ]]; then MODES=("$@"); else MODES=("${ALL_MODES[@]}"); fi
 
 need_wrk
-[[ ${NO_BUILD:-} == 1 ]] || cargo build --release --example load_server >&2
+[[ ${NO_BUILD:-} == 1 ]] || cargo build --release --features hyper --example load_server >&2
 server_bin=${CARGO_TARGET_DIR:-target}/release/examples/load_server
 
 # utime + stime of a process, in clock ticks.

@@ -1,7 +1,7 @@
 # Shared by scripts/load.sh and scripts/load_icount.sh (sourced): the modes of
 # examples/load_server.rs, their paths, and the checks every measured run passes first.
 
-ALL_MODES=(bare axum dynamic cached table1000 axum1000)
+ALL_MODES=(bare floor axum dynamic cached cached_tower table1000 axum1000)
 
 path_of() {
   case $1 in
@@ -47,7 +47,8 @@ wait_for() {
 }
 
 # check_answer MODE URL: the answer the run stands for. Every mode answers 200 with the
-# 13-byte body; the cached mode's answer (after the first, which fills) is a hit.
+# 13-byte body; the cached modes' answer (after the first, which fills) is a hit, and the
+# floor sends a copy of one.
 check_answer() {
   local mode=$1 url=$2 head body
   head=$(mktemp)
@@ -57,7 +58,7 @@ check_answer() {
     cat "$head" >&2
     exit 1
   fi
-  if [[ $mode == cached ]]; then
+  if [[ $mode == cached || $mode == cached_tower || $mode == floor ]]; then
     curl -s -o /dev/null -D "$head" "$url"
     if ! grep -qi '^x-route-cache: HIT' "$head"; then
       echo "$mode: $url is not a cache hit:" >&2

@@ -26,7 +26,7 @@ OUT_DIR=${OUT_DIR:-${CARGO_TARGET_DIR:-target}/load-icount}
 if [[ $# -gt 0 ]]; then MODES=("$@"); else MODES=("${ALL_MODES[@]}"); fi
 
 need_wrk
-[[ ${NO_BUILD:-} == 1 ]] || cargo build --release --example load_server >&2
+[[ ${NO_BUILD:-} == 1 ]] || cargo build --release --features hyper --example load_server >&2
 server_bin=${CARGO_TARGET_DIR:-target}/release/examples/load_server
 mkdir -p "$OUT_DIR"
 [[ -z ${OUT:-} ]] || : >"$OUT"
