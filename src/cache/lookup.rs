@@ -150,7 +150,7 @@ enum Found {
     Miss(CacheStatus),
 }
 
-#[inline]
+#[inline(always)]
 fn found(key: &CacheKey<'_>, lookup: Result<Lookup, StoreError>, now: Instant) -> Found {
     match lookup {
         Ok(Lookup::Found(entry)) => {
@@ -164,11 +164,14 @@ fn found(key: &CacheKey<'_>, lookup: Result<Lookup, StoreError>, now: Instant) -
         }
         Ok(Lookup::Invalidated) => Found::Miss(CacheStatus::Revalidated),
         Ok(Lookup::Missing) => Found::Miss(CacheStatus::Miss),
-        Err(error) => {
-            tracing::warn!(key = %key, %error, "cache store lookup failed; running the handler");
-            Found::Miss(CacheStatus::Miss)
-        }
+        Err(error) => lookup_failed(key, &error),
     }
+}
+
+#[cold]
+fn lookup_failed(key: &CacheKey<'_>, error: &StoreError) -> Found {
+    tracing::warn!(key = %key, %error, "cache store lookup failed; running the handler");
+    Found::Miss(CacheStatus::Miss)
 }
 
 /// Whether `entry` may be served at `now` without regenerating it.

@@ -136,19 +136,30 @@ impl Policy {
     /// The path is `canonical`, the canonical path the route table matched, or the request
     /// path made canonical. The host is the request target's authority (absolute-form, or
     /// HTTP/2's `:authority`), which makes `Host` irrelevant (RFC 9112 §3.2.2), else `Host`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn key_of<'r, B>(
+        &'r self,
+        req: &'r Request<B>,
+        canonical: Option<&'r str>,
+    ) -> Option<CacheKey<'r>> {
+        // The route's own path, the common case, is its literal key: no hash.
+        if let Some(literal) = &self.literal {
+            if literal.as_str() == canonical.unwrap_or_else(|| req.uri().path()) {
+                return Some(literal.borrowed());
+            }
+        }
+        self.key_hashed(req, canonical)
+    }
+
+    /// The key of any other path, or of a cache keyed by host.
+    #[inline(never)]
+    fn key_hashed<'r, B>(
         &'r self,
         req: &'r Request<B>,
         canonical: Option<&'r str>,
     ) -> Option<CacheKey<'r>> {
         if self.cache.shared.key_by_host {
             return self.key_with_host(req, canonical);
-        }
-        if let Some(literal) = &self.literal {
-            if literal.as_str() == canonical.unwrap_or_else(|| req.uri().path()) {
-                return Some(literal.borrowed());
-            }
         }
         Some(match canonical {
             Some(path) => CacheKey::of_canonical(self.space, path),
