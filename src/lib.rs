@@ -49,7 +49,10 @@
 //!
 //! # Cargo features
 //!
-//! None yet; the default build is what is documented here.
+//! - `hyper` (off by default): [`RouteTable`] and
+//!   [`RouteHandlerService`] implement `hyper::service::Service`, so hyper serves them by
+//!   reference, without the clone and `oneshot` per request of hyper-util's
+//!   `TowerToHyperService`.
 //!
 //! # Minimum supported Rust version
 //!
