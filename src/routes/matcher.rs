@@ -232,8 +232,12 @@ impl Matcher {
             }
         }
         let rest = (!rest.is_empty()).then_some(rest);
-        match find(&self.root, rest, escaped) {
-            Some(id) => match self.params(id, rest, escaped) {
+        let mut walk = Walk {
+            escaped,
+            rests: [None; RECORDED],
+        };
+        match find(&self.root, rest, 0, &mut walk) {
+            Some(id) => match self.params(id, rest, &walk) {
                 Some(params) => Lookup::Found { id, params },
                 None => Lookup::Invalid(PathProblem::BadEscape),
             },
@@ -241,9 +245,10 @@ impl Matcher {
         }
     }
 
-    /// Reads the parameters of registration `id` from the path it matched.
-    fn params(&self, id: usize, mut rest: Option<&str>, escaped: bool) -> Option<Params> {
-        let value = |segment: &str| match escaped {
+    /// Reads the parameters of registration `id` from the path it matched, the rests of
+    /// the path that `walk` recorded.
+    fn params<'p>(&self, id: usize, mut rest: Option<&'p str>, walk: &Walk<'p>) -> Option<Params> {
+        let value = |segment: &str| match walk.escaped {
             true => decode(segment).map(Cow::into_owned),
             false => Some(segment.to_owned()),
         };
@@ -252,13 +257,19 @@ impl Matcher {
             return Some(Params::new());
         }
         let mut params = Params::with_capacity(shape.dynamic);
-        for shape in shape.segments.iter() {
+        for (depth, shape) in shape.segments.iter().enumerate() {
+            // Within the recorded depths the rest at this segment is known; beyond them it
+            // is found by splitting on from the last one.
+            if let Some(&recorded) = walk.rests.get(depth) {
+                rest = recorded;
+            } else if depth > 0 {
+                rest = split(rest?).1;
+            }
             match shape {
-                Shape::Static => rest = split(rest?).1,
+                Shape::Static => {}
                 Shape::Param(name) => {
-                    let (segment, tail) = split(rest?);
+                    let (segment, _) = split(rest?);
                     params.push(name.clone(), ParamValue::One(value(segment)?));
-                    rest = tail;
                 }
                 Shape::Rest(name) => {
                     if rest.is_some() {
@@ -276,6 +287,22 @@ impl Matcher {
         }
         Some(params)
     }
+}
+
+/// How many segment depths a walk records.
+const RECORDED: usize = 8;
+
+/// What the walk needs besides the node and path, and what it leaves for reading the
+/// parameters.
+struct Walk<'p> {
+    /// Whether segments need decoding before they are compared with static names.
+    escaped: bool,
+    /// The rest of the path at each of the first depths the walk reached (`None` once
+    /// every segment is consumed). The rest at a depth is the same whichever branch
+    /// reached it, so after a match these are the rests along the matched route, and its
+    /// parameters are read without splitting the path again (the route-table benchmark's
+    /// dynamic lookup split it twice before).
+    rests: [Option<&'p str>; RECORDED],
 }
 
 /// Splits the first segment off a non-empty rest of a path. Segments are short, so a plain
@@ -324,14 +351,23 @@ fn segments_non_empty(rest: &str) -> bool {
 }
 
 /// The depth-first walk in Next.js priority order. `rest` is the path below `node`, `None`
-/// once every segment is consumed; `escaped` tells whether segments need decoding before
-/// they are compared with static names.
+/// once every segment is consumed, and `depth` the number of segments above it; `walk`
+/// says whether segments need decoding and records the rest at each depth.
 ///
 /// A node with a single way down is followed in a loop; only a node with alternatives
 /// (a static child and a dynamic one, say) recurses, so that it can fall back when the
 /// first branch fails further down.
-fn find(mut node: &Node, mut rest: Option<&str>, escaped: bool) -> Option<usize> {
+fn find<'p>(
+    mut node: &Node,
+    mut rest: Option<&'p str>,
+    mut depth: usize,
+    walk: &mut Walk<'p>,
+) -> Option<usize> {
+    let escaped = walk.escaped;
     loop {
+        if let Some(slot) = walk.rests.get_mut(depth) {
+            *slot = rest;
+        }
         let Some(path) = rest else {
             return node.leaf.or(node.optional);
         };
@@ -350,19 +386,19 @@ fn find(mut node: &Node, mut rest: Option<&str>, escaped: bool) -> Option<usize>
         };
         if let Some(child) = static_child {
             if node.param.is_none() && catch_all.is_none() {
-                (node, rest) = (child, tail);
+                (node, rest, depth) = (child, tail, depth + 1);
                 continue;
             }
-            if let Some(id) = find(child, tail, escaped) {
+            if let Some(id) = find(child, tail, depth + 1, walk) {
                 return Some(id);
             }
         }
         if let Some(child) = &node.param {
             if catch_all.is_none() {
-                (node, rest) = (child, tail);
+                (node, rest, depth) = (child, tail, depth + 1);
                 continue;
             }
-            if let Some(id) = find(child, tail, escaped) {
+            if let Some(id) = find(child, tail, depth + 1, walk) {
                 return Some(id);
             }
         }
@@ -524,8 +560,7 @@ impl<V> StrMap<V> {
         let mut i = h as usize & mask;
         loop {
             let slot = self.slots[i] as usize;
-            if slot == 0 || (self.entries[slot - 1].0 == h && *self.entries[slot - 1].1 == *key)
-            {
+            if slot == 0 || (self.entries[slot - 1].0 == h && *self.entries[slot - 1].1 == *key) {
                 return i;
             }
             i = (i + 1) & mask;
@@ -705,13 +740,24 @@ mod tests {
 
     #[test]
     fn words_name_their_bytes() {
-        let keys = ["", "a", "ab", "ba", "abc", "acb", "abcd", "abcde", "abdce", "abcdefgh"];
+        let keys = [
+            "", "a", "ab", "ba", "abc", "acb", "abcd", "abcde", "abdce", "abcdefgh",
+        ];
         for a in keys {
             for b in keys {
                 assert_eq!(eq(a, b), a == b, "{a:?} {b:?}");
             }
         }
-        for s in ["", "a%", ".", "abcdefgh.", "abcdefgh%", "%abcdefghij", "x.y", "xyz"] {
+        for s in [
+            "",
+            "a%",
+            ".",
+            "abcdefgh.",
+            "abcdefgh%",
+            "%abcdefghij",
+            "x.y",
+            "xyz",
+        ] {
             let b = s.as_bytes();
             assert_eq!(scan(b), (b.contains(&b'%'), b.contains(&b'.')), "{s:?}");
         }
