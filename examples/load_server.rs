@@ -105,11 +105,7 @@ async fn a_hit() -> (http::StatusCode, http::HeaderMap, Bytes) {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
     let table = cached_table();
-    let request = || {
-        Request::get("/api/hello")
-            .body(Full::new(Bytes::new()))
-            .unwrap()
-    };
+    let request = || Request::get("/api/hello").body(Full::new(Bytes::new())).unwrap();
     table.clone().oneshot(request()).await.unwrap();
     let hit = table.oneshot(request()).await.unwrap();
     assert_eq!(hit.headers()["x-route-cache"], "HIT");
