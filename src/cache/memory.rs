@@ -83,12 +83,47 @@ pub struct MemoryStore {
 }
 
 type Table = quick_cache::sync::Cache<
-    CacheKey<'static>,
+    StoredKey,
     Arc<CachedResponse>,
     Weigh,
     PassThrough,
-    DefaultLifecycle<CacheKey<'static>, Arc<CachedResponse>>,
+    DefaultLifecycle<StoredKey, Arc<CachedResponse>>,
 >;
+
+/// A key as the table holds it: its precomputed hash, its space and its text, shared with the
+/// key the fill made (and, for a key without a host, with the entry's path). The table keeps
+/// a key in each slot, and this is two words smaller than a [`CacheKey`], which also carries
+/// where its path starts and whether its text is borrowed.
+struct StoredKey {
+    hash: u64,
+    space: u64,
+    text: Arc<str>,
+}
+
+impl StoredKey {
+    fn of(key: &CacheKey<'_>) -> Self {
+        Self {
+            hash: key.precomputed_hash(),
+            space: key.space(),
+            text: key.shared_text(),
+        }
+    }
+}
+
+impl PartialEq for StoredKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.space == other.space && self.text == other.text
+    }
+}
+
+impl Eq for StoredKey {}
+
+impl Hash for StoredKey {
+    /// Writes the precomputed hash, as [`CacheKey`] does.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
 
 struct Inner {
     table: Table,
@@ -121,10 +156,10 @@ impl Writes {
 #[derive(Clone, Copy)]
 struct Weigh;
 
-impl Weighter<CacheKey<'static>, Arc<CachedResponse>> for Weigh {
-    fn weight(&self, key: &CacheKey<'static>, entry: &Arc<CachedResponse>) -> u64 {
+impl Weighter<StoredKey, Arc<CachedResponse>> for Weigh {
+    fn weight(&self, key: &StoredKey, entry: &Arc<CachedResponse>) -> u64 {
         let blocks = u64::from(entry.weight())
-            + heap_block(2 * size_of::<usize>() + key.as_str().len()) as u64
+            + heap_block(2 * size_of::<usize>() + key.text.len()) as u64
             + SLOT_BYTES;
         blocks + blocks / FRAGMENTATION
     }
@@ -139,9 +174,11 @@ impl Hash for Probe<'_, '_> {
     }
 }
 
-impl Equivalent<CacheKey<'static>> for Probe<'_, '_> {
-    fn equivalent(&self, key: &CacheKey<'static>) -> bool {
-        self.0 == key
+impl Equivalent<StoredKey> for Probe<'_, '_> {
+    fn equivalent(&self, key: &StoredKey) -> bool {
+        self.0.precomputed_hash() == key.hash
+            && self.0.space() == key.space
+            && self.0.as_str() == &*key.text
     }
 }
 
@@ -286,7 +323,7 @@ impl Inner {
         entry
             .checked
             .fetch_max(self.generation.load(Ordering::Acquire), Ordering::AcqRel);
-        self.table.insert(key.clone().into_owned(), entry.clone());
+        self.table.insert(StoredKey::of(key), entry.clone());
         // The table refuses an entry heavier than its shard's share without saying so: the
         // answer is whether it holds this one now.
         let kept = self
