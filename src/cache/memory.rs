@@ -176,9 +176,13 @@ impl Hash for Probe<'_, '_> {
 
 impl Equivalent<StoredKey> for Probe<'_, '_> {
     fn equivalent(&self, key: &StoredKey) -> bool {
+        let (probe, stored) = (self.0.as_str(), &*key.text);
+        // A route's literal key and the key its entry was stored under are one text: equal
+        // without comparing bytes.
         self.0.precomputed_hash() == key.hash
             && self.0.space() == key.space
-            && self.0.as_str() == &*key.text
+            && probe.len() == stored.len()
+            && (std::ptr::eq(probe.as_ptr(), stored.as_ptr()) || probe == stored)
     }
 }
 

@@ -191,6 +191,8 @@ pub struct CacheKey<'a> {
 #[derive(Clone)]
 enum Text<'a> {
     Borrowed(&'a str),
+    /// The text of an owned key, borrowed: owned again, it is the same allocation.
+    Lent(&'a Arc<str>),
     Shared(Arc<str>),
 }
 
@@ -200,6 +202,7 @@ impl std::ops::Deref for Text<'_> {
     fn deref(&self) -> &str {
         match self {
             Self::Borrowed(text) => text,
+            Self::Lent(text) => text,
             Self::Shared(text) => text,
         }
     }
@@ -294,6 +297,7 @@ impl<'a> CacheKey<'a> {
             space: self.space,
             text: match self.text {
                 Text::Borrowed(text) => Text::Shared(text.into()),
+                Text::Lent(text) => Text::Shared(text.clone()),
                 Text::Shared(text) => Text::Shared(text),
             },
             path_start: self.path_start,
@@ -306,7 +310,11 @@ impl<'a> CacheKey<'a> {
         CacheKey {
             hash: self.hash,
             space: self.space,
-            text: Text::Borrowed(&self.text),
+            text: match &self.text {
+                Text::Borrowed(text) => Text::Borrowed(text),
+                Text::Lent(text) => Text::Lent(text),
+                Text::Shared(text) => Text::Lent(text),
+            },
             path_start: self.path_start,
         }
     }
@@ -315,6 +323,7 @@ impl<'a> CacheKey<'a> {
     pub(crate) fn shared_text(&self) -> Arc<str> {
         match &self.text {
             Text::Shared(text) => text.clone(),
+            Text::Lent(text) => Arc::clone(text),
             Text::Borrowed(text) => (*text).into(),
         }
     }
@@ -323,6 +332,7 @@ impl<'a> CacheKey<'a> {
     pub(crate) fn shared_path(&self) -> Arc<str> {
         match &self.text {
             Text::Shared(text) if self.path_start == 0 => text.clone(),
+            Text::Lent(text) if self.path_start == 0 => Arc::clone(text),
             _ => self.path().into(),
         }
     }
@@ -480,15 +490,40 @@ struct Head {
     created: Instant,
 }
 
-/// `at` in nanoseconds after `base` (negative before it), when that fits an `i64` (±292
-/// years).
-fn offset(base: Instant, at: Instant) -> Option<i64> {
+/// `at` as whole seconds from `base` (rounded down, negative before it) and nanoseconds
+/// after those, when the seconds fit an `i32` (±68 years).
+///
+/// Seconds and nanoseconds rather than nanoseconds alone: a hit turns them back into an
+/// [`Instant`] without dividing.
+fn offset(base: Instant, at: Instant) -> Option<Offset> {
     match at.checked_duration_since(base) {
-        Some(after) => i64::try_from(after.as_nanos()).ok(),
-        None => i64::try_from(base.duration_since(at).as_nanos())
-            .ok()
-            .map(|before| -before),
+        Some(after) => Some(Offset {
+            secs: i32::try_from(after.as_secs()).ok()?,
+            nanos: after.subsec_nanos(),
+        }),
+        None => {
+            let before = base.duration_since(at);
+            let secs = i32::try_from(before.as_secs()).ok()?;
+            Some(match before.subsec_nanos() {
+                0 => Offset {
+                    secs: -secs,
+                    nanos: 0,
+                },
+                nanos => Offset {
+                    secs: (-secs).checked_sub(1)?,
+                    nanos: 1_000_000_000 - nanos,
+                },
+            })
+        }
     }
+}
+
+/// An instant as an offset from a template's base: `secs` seconds (of either sign) and
+/// `nanos` (below one second) more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Offset {
+    secs: i32,
+    nanos: u32,
 }
 
 impl Template {
@@ -591,7 +626,7 @@ impl Template {
         fields: &[(&HeaderName, &HeaderValue)],
         etag_at: Option<usize>,
         head: Head,
-    ) -> (Arc<Self>, i64) {
+    ) -> (Arc<Self>, Offset) {
         RECENT.with(|recent| {
             let mut recent = recent.borrow_mut();
             recent.retain(|weak| weak.strong_count() > 0);
@@ -609,22 +644,26 @@ impl Template {
                 recent.remove(0);
             }
             recent.push(Arc::downgrade(&template));
-            (template, 0)
+            (template, Offset { secs: 0, nanos: 0 })
         })
     }
 
+    #[inline]
     pub(crate) fn map(&self) -> &HeaderMap {
         &self.map
     }
 
+    #[inline]
     pub(crate) fn etag_at(&self) -> Option<usize> {
         self.etag_at
     }
 
+    #[inline]
     pub(crate) fn age_at(&self) -> usize {
         self.age_at
     }
 
+    #[inline]
     pub(crate) fn status_at(&self) -> usize {
         self.status_at
     }
@@ -672,8 +711,8 @@ pub struct CachedResponse {
     body: Bytes,
     path: Arc<str>,
     tags: Arc<[Arc<str>]>,
-    /// When the response was made, in nanoseconds from the template's base.
-    created: i64,
+    /// When the response was made, from the template's base.
+    created: Offset,
     generation: u64,
     /// The store generation up to which this entry is known to be valid; see
     /// [`MemoryStore`](super::MemoryStore).
@@ -740,6 +779,7 @@ impl CachedResponse {
     }
 
     /// The status.
+    #[inline]
     pub fn status(&self) -> StatusCode {
         self.template.status
     }
@@ -764,6 +804,7 @@ impl CachedResponse {
     }
 
     /// The body.
+    #[inline]
     pub fn body(&self) -> &Bytes {
         &self.body
     }
@@ -782,21 +823,24 @@ impl CachedResponse {
     #[inline]
     pub fn created(&self) -> Instant {
         let base = self.template.base;
-        let nanos = Duration::from_nanos(self.created.unsigned_abs());
-        // The offset was taken from these very instants, so neither side overflows.
-        if self.created >= 0 {
-            base + nanos
-        } else {
-            base - nanos
+        let Offset { secs, nanos } = self.created;
+        // The offset was taken from these very instants, so no step overflows.
+        match u64::try_from(secs) {
+            Ok(secs) => base + Duration::new(secs, nanos),
+            Err(_) => {
+                base - Duration::from_secs(u64::from(secs.unsigned_abs())) + Duration::new(0, nanos)
+            }
         }
     }
 
     /// How long the entry is fresh; `None` when it stays fresh until invalidated.
+    #[inline]
     pub fn revalidate(&self) -> Option<Duration> {
         self.template.revalidate
     }
 
     /// The store generation read before the response was generated.
+    #[inline]
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -839,25 +883,30 @@ impl CachedResponse {
     }
 
     /// Whether the entry may be served stale while it regenerates.
+    #[inline]
     pub(crate) fn serve_stale(&self) -> bool {
         self.template.serve_stale
     }
 
     /// The header map a hit clones.
+    #[inline]
     pub(crate) fn template(&self) -> &Template {
         &self.template
     }
 
     /// `ETag`'s value, sent at the template's `ETag` position.
+    #[inline]
     pub(crate) fn etag_value(&self) -> Option<&HeaderValue> {
         self.etag.as_ref()
     }
 
     /// The `ETag` a matching `If-None-Match` is answered `304` for (2xx entries only).
+    #[inline]
     pub(crate) fn etag(&self) -> Option<&HeaderValue> {
         self.etag.as_ref().filter(|_| self.status().is_success())
     }
 
+    #[inline]
     pub(crate) fn checked(&self) -> u64 {
         self.checked.load(Ordering::Acquire)
     }
@@ -926,6 +975,17 @@ mod tests {
         };
         assert!(Arc::ptr_eq(a, b));
         assert!(Arc::ptr_eq(a, &key.shared_path()));
+        // A key borrowed from an owned one (a route's literal key) is owned again without
+        // copying, so the store's key and the entry's path are that same text.
+        let lent = key.borrowed();
+        assert_eq!(lent, key);
+        assert_eq!(lent.as_str(), "/a");
+        assert!(Arc::ptr_eq(a, &lent.shared_path()));
+        assert!(Arc::ptr_eq(a, &lent.shared_text()));
+        let Text::Shared(again) = lent.into_owned().text else {
+            panic!("owned keys are shared");
+        };
+        assert!(Arc::ptr_eq(a, &again));
     }
 
     proptest::proptest! {
@@ -972,6 +1032,18 @@ mod tests {
         assert_eq!(first.created(), now);
         assert_eq!(before.created(), earlier);
         assert_eq!(after.created(), later);
+        for before in [
+            Duration::from_secs(3),
+            Duration::from_nanos(1),
+            Duration::from_millis(999),
+        ] {
+            let at = now - before;
+            assert_eq!(
+                entry_at(StatusCode::OK, window, at).created(),
+                at,
+                "{before:?}"
+            );
+        }
         assert_eq!(before.revalidate(), window);
         // Another status or window is another template, with its own.
         let missing = entry_at(StatusCode::NOT_FOUND, window, now);
