@@ -35,7 +35,8 @@ const MIN_SHARD_BYTES: u64 = 4 * super::DEFAULT_MAX_BODY_SIZE as u64;
 const TYPICAL_WEIGHT: u64 = 2048;
 
 /// What the table spends on one entry or one remembered evicted key: a slot of its slab (the
-/// key, the `Arc`, the eviction state and two list links, 80 bytes) and of its hash table
+/// key, the `Arc`, the eviction state and two list links, counted as 80 bytes, more than the
+/// 32-byte [`StoredKey`] takes) and of its hash table
 /// (a 4-byte index and a control byte at 7/8 load), counted twice, as both grow by doubling.
 const SLOT_BYTES: u64 = 2 * (80 + 6);
 
