@@ -35,7 +35,8 @@ const MIN_SHARD_BYTES: u64 = 4 * super::DEFAULT_MAX_BODY_SIZE as u64;
 const TYPICAL_WEIGHT: u64 = 2048;
 
 /// What the table spends on one entry or one remembered evicted key: a slot of its slab (the
-/// key, the `Arc`, the eviction state and two list links, 80 bytes) and of its hash table
+/// key, the `Arc`, the eviction state and two list links, counted as 80 bytes, more than the
+/// 32-byte [`StoredKey`] takes) and of its hash table
 /// (a 4-byte index and a control byte at 7/8 load), counted twice, as both grow by doubling.
 const SLOT_BYTES: u64 = 2 * (80 + 6);
 
@@ -83,12 +84,47 @@ pub struct MemoryStore {
 }
 
 type Table = quick_cache::sync::Cache<
-    CacheKey<'static>,
+    StoredKey,
     Arc<CachedResponse>,
     Weigh,
     PassThrough,
-    DefaultLifecycle<CacheKey<'static>, Arc<CachedResponse>>,
+    DefaultLifecycle<StoredKey, Arc<CachedResponse>>,
 >;
+
+/// A key as the table holds it: its precomputed hash, its space and its text, shared with the
+/// key the fill made (and, for a key without a host, with the entry's path). The table keeps
+/// a key in each slot, and this is two words smaller than a [`CacheKey`], which also carries
+/// where its path starts and whether its text is borrowed.
+struct StoredKey {
+    hash: u64,
+    space: u64,
+    text: Arc<str>,
+}
+
+impl StoredKey {
+    fn of(key: &CacheKey<'_>) -> Self {
+        Self {
+            hash: key.precomputed_hash(),
+            space: key.space(),
+            text: key.shared_text(),
+        }
+    }
+}
+
+impl PartialEq for StoredKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.space == other.space && self.text == other.text
+    }
+}
+
+impl Eq for StoredKey {}
+
+impl Hash for StoredKey {
+    /// Writes the precomputed hash, as [`CacheKey`] does.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
 
 struct Inner {
     table: Table,
@@ -121,10 +157,10 @@ impl Writes {
 #[derive(Clone, Copy)]
 struct Weigh;
 
-impl Weighter<CacheKey<'static>, Arc<CachedResponse>> for Weigh {
-    fn weight(&self, key: &CacheKey<'static>, entry: &Arc<CachedResponse>) -> u64 {
+impl Weighter<StoredKey, Arc<CachedResponse>> for Weigh {
+    fn weight(&self, key: &StoredKey, entry: &Arc<CachedResponse>) -> u64 {
         let blocks = u64::from(entry.weight())
-            + heap_block(2 * size_of::<usize>() + key.as_str().len()) as u64
+            + heap_block(2 * size_of::<usize>() + key.text.len()) as u64
             + SLOT_BYTES;
         blocks + blocks / FRAGMENTATION
     }
@@ -139,10 +175,35 @@ impl Hash for Probe<'_, '_> {
     }
 }
 
-impl Equivalent<CacheKey<'static>> for Probe<'_, '_> {
-    fn equivalent(&self, key: &CacheKey<'static>) -> bool {
-        self.0 == key
+impl Equivalent<StoredKey> for Probe<'_, '_> {
+    fn equivalent(&self, key: &StoredKey) -> bool {
+        let (probe, stored) = (self.0.as_str(), &*key.text);
+        // A route's literal key and the key its entry was stored under are one text: equal
+        // without comparing bytes.
+        self.0.precomputed_hash() == key.hash
+            && self.0.space() == key.space
+            && probe.len() == stored.len()
+            && (std::ptr::eq(probe.as_ptr(), stored.as_ptr())
+                || same_bytes(probe.as_bytes(), stored.as_bytes()))
     }
+}
+
+/// Whether two byte strings of the same length are equal, compared eight bytes at a time.
+///
+/// Written out rather than `==` for a hit's lookup: a key is a short path, which `==` compares
+/// by calling `memcmp`, and the call costs more instructions than the comparison
+/// (`cache_icount`'s `hit/layer`).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let word =
+        |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let len = a.len().min(b.len());
+    if len < 8 {
+        return a[..len].iter().zip(&b[..len]).all(|(x, y)| x == y);
+    }
+    // Whole words, then the last eight bytes (which may overlap the last whole word).
+    (0..len / 8).all(|i| word(a, i * 8) == word(b, i * 8)) && word(a, len - 8) == word(b, len - 8)
 }
 
 /// A hasher that passes a key's precomputed hash through.
@@ -286,7 +347,7 @@ impl Inner {
         entry
             .checked
             .fetch_max(self.generation.load(Ordering::Acquire), Ordering::AcqRel);
-        self.table.insert(key.clone().into_owned(), entry.clone());
+        self.table.insert(StoredKey::of(key), entry.clone());
         // The table refuses an entry heavier than its shard's share without saying so: the
         // answer is whether it holds this one now.
         let kept = self
@@ -386,6 +447,42 @@ mod tests {
 
     fn generation(store: &MemoryStore) -> u64 {
         store.generation().into_ready().unwrap().unwrap()
+    }
+
+    #[test]
+    fn keys_differing_in_any_byte_are_different_entries() {
+        let store = MemoryStore::default();
+        for len in 1..=20 {
+            let path: String = std::iter::once('/').chain((1..len).map(|_| 'a')).collect();
+            assert!(put(&store, &path, entry(&path, 1, &[], 0)));
+        }
+        for len in 2..=20 {
+            for at in 1..len {
+                let mut path: Vec<u8> = std::iter::once(b'/')
+                    .chain((1..len).map(|_| b'a'))
+                    .collect();
+                path[at] = b'b';
+                let path = String::from_utf8(path).unwrap();
+                assert!(matches!(get(&store, &path), Lookup::Missing), "{path}");
+            }
+            let path: String = std::iter::once('/').chain((1..len).map(|_| 'a')).collect();
+            assert!(matches!(get(&store, &path), Lookup::Found(e) if e.path() == path));
+        }
+    }
+
+    #[test]
+    fn same_bytes_is_equality() {
+        let text = b"/api/users/0123456789abcdef";
+        for len in 0..=text.len() {
+            let a = &text[..len];
+            let copy = a.to_vec();
+            assert!(same_bytes(a, &copy));
+            for at in 0..len {
+                let mut b = a.to_vec();
+                b[at] ^= 1;
+                assert!(!same_bytes(a, &b), "{len} {at}");
+            }
+        }
     }
 
     #[test]

@@ -30,12 +30,13 @@ pub(crate) fn respond(
     let template = entry.template();
     let mut headers = template.map().clone();
     // The positions ascend (`Age` and the status header are the last two), so one pass of
-    // the values reaches each.
+    // the values reaches each. The values replaced are the template's placeholders, static
+    // strings whose drop frees nothing: they are forgotten rather than dropped.
     let mut values = headers.values_mut();
     let mut from = 0;
     if let (Some(etag), Some(at)) = (entry.etag_value(), template.etag_at()) {
         if let Some(value) = at.checked_sub(from).and_then(|n| values.nth(n)) {
-            *value = etag.clone();
+            std::mem::forget(std::mem::replace(value, etag.clone()));
         }
         from = at + 1;
     }
@@ -43,14 +44,14 @@ pub(crate) fn respond(
     if age > 0 {
         let at = template.age_at();
         if let Some(value) = at.checked_sub(from).and_then(|n| values.nth(n)) {
-            *value = age_value(age);
+            std::mem::forget(std::mem::replace(value, age_value(age)));
         }
         from = at + 1;
     }
     if status != CacheStatus::Hit {
         let at = template.status_at();
         if let Some(value) = at.checked_sub(from).and_then(|n| values.nth(n)) {
-            *value = status.header_value();
+            std::mem::forget(std::mem::replace(value, status.header_value()));
         }
     }
     let not_modified = match (inm, entry.etag()) {

@@ -191,6 +191,8 @@ pub struct CacheKey<'a> {
 #[derive(Clone)]
 enum Text<'a> {
     Borrowed(&'a str),
+    /// The text of an owned key, borrowed: owned again, it is the same allocation.
+    Lent(&'a Arc<str>),
     Shared(Arc<str>),
 }
 
@@ -200,6 +202,7 @@ impl std::ops::Deref for Text<'_> {
     fn deref(&self) -> &str {
         match self {
             Self::Borrowed(text) => text,
+            Self::Lent(text) => text,
             Self::Shared(text) => text,
         }
     }
@@ -294,6 +297,7 @@ impl<'a> CacheKey<'a> {
             space: self.space,
             text: match self.text {
                 Text::Borrowed(text) => Text::Shared(text.into()),
+                Text::Lent(text) => Text::Shared(text.clone()),
                 Text::Shared(text) => Text::Shared(text),
             },
             path_start: self.path_start,
@@ -306,8 +310,21 @@ impl<'a> CacheKey<'a> {
         CacheKey {
             hash: self.hash,
             space: self.space,
-            text: Text::Borrowed(&self.text),
+            text: match &self.text {
+                Text::Borrowed(text) => Text::Borrowed(text),
+                Text::Lent(text) => Text::Lent(text),
+                Text::Shared(text) => Text::Lent(text),
+            },
             path_start: self.path_start,
+        }
+    }
+
+    /// The whole key as a shared string: the key's own text when it is owned.
+    pub(crate) fn shared_text(&self) -> Arc<str> {
+        match &self.text {
+            Text::Shared(text) => text.clone(),
+            Text::Lent(text) => Arc::clone(text),
+            Text::Borrowed(text) => (*text).into(),
         }
     }
 
@@ -315,6 +332,7 @@ impl<'a> CacheKey<'a> {
     pub(crate) fn shared_path(&self) -> Arc<str> {
         match &self.text {
             Text::Shared(text) if self.path_start == 0 => text.clone(),
+            Text::Lent(text) if self.path_start == 0 => Arc::clone(text),
             _ => self.path().into(),
         }
     }
@@ -442,6 +460,10 @@ thread_local! {
 /// placeholder where `ETag`'s value goes. Entries whose fields differ only in `ETag`'s value
 /// (a route's responses, typically) share one: a thread keeps the last few it built and reuses
 /// an equal one.
+///
+/// What such entries have in common besides their fields is kept here too, so that an entry
+/// holds only what is its own: the status, how long the entries are fresh, whether they may be
+/// served stale, and the instant their creation times are counted from.
 pub(crate) struct Template {
     map: HeaderMap,
     /// The positions, in the map's value order, of `ETag` (when the entries have one), `Age`
@@ -449,13 +471,64 @@ pub(crate) struct Template {
     etag_at: Option<usize>,
     age_at: usize,
     status_at: usize,
+    status: StatusCode,
+    revalidate: Option<Duration>,
+    /// No `Cache-Control: must-revalidate` (or `proxy-revalidate`) among the fields.
+    serve_stale: bool,
+    /// The creation of the entry that made the template; an entry's is stored as a signed
+    /// offset from it.
+    base: Instant,
     /// The heap the template holds (see [`CachedResponse::weight`]).
     weight: usize,
 }
 
+/// What a template is chosen by besides its fields.
+#[derive(Clone, Copy)]
+struct Head {
+    status: StatusCode,
+    revalidate: Option<Duration>,
+    created: Instant,
+}
+
+/// `at` as whole seconds from `base` (rounded down, negative before it) and nanoseconds
+/// after those, when the seconds fit an `i32` (±68 years).
+///
+/// Seconds and nanoseconds rather than nanoseconds alone: a hit turns them back into an
+/// [`Instant`] without dividing.
+fn offset(base: Instant, at: Instant) -> Option<Offset> {
+    match at.checked_duration_since(base) {
+        Some(after) => Some(Offset {
+            secs: i32::try_from(after.as_secs()).ok()?,
+            nanos: after.subsec_nanos(),
+        }),
+        None => {
+            let before = base.duration_since(at);
+            let secs = i32::try_from(before.as_secs()).ok()?;
+            Some(match before.subsec_nanos() {
+                0 => Offset {
+                    secs: -secs,
+                    nanos: 0,
+                },
+                nanos => Offset {
+                    secs: (-secs).checked_sub(1)?,
+                    nanos: 1_000_000_000 - nanos,
+                },
+            })
+        }
+    }
+}
+
+/// An instant as an offset from a template's base: `secs` seconds (of either sign) and
+/// `nanos` (below one second) more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Offset {
+    secs: i32,
+    nanos: u32,
+}
+
 impl Template {
     /// The template of `fields` (in order), `ETag`'s value at `etag_at` left out.
-    fn of(fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>) -> Arc<Self> {
+    fn of(fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>, head: Head) -> Arc<Self> {
         let mut map = HeaderMap::with_capacity(fields.len() + 2);
         let mut weight = 0;
         for (at, &(name, value)) in fields.iter().enumerate() {
@@ -498,18 +571,35 @@ impl Template {
         weight += heap_block(2 * size_of::<usize>() + size_of::<Self>())
             + heap_block(slots * size_of::<u32>())
             + heap_block(map.len() * MAP_FIELD);
+        let serve_stale = !fields.iter().any(|(name, value)| {
+            *name == CACHE_CONTROL
+                && (has_directive(value, "must-revalidate")
+                    || has_directive(value, "proxy-revalidate"))
+        });
         Arc::new(Self {
             map,
             etag_at: etag,
             age_at,
             status_at,
+            status: head.status,
+            revalidate: head.revalidate,
+            serve_stale,
+            base: head.created,
             weight,
         })
     }
 
-    /// Whether an entry with `fields` and `ETag` at `etag_at` can use this template.
-    fn fits(&self, fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>) -> bool {
-        self.map.len() == fields.len() + 2
+    /// Whether an entry with `fields`, `ETag` at `etag_at` and `head` can use this template.
+    fn fits(
+        &self,
+        fields: &[(&HeaderName, &HeaderValue)],
+        etag_at: Option<usize>,
+        head: Head,
+    ) -> bool {
+        self.status == head.status
+            && self.revalidate == head.revalidate
+            && offset(self.base, head.created).is_some()
+            && self.map.len() == fields.len() + 2
             && self.etag_at.is_some() == etag_at.is_some()
             && fields.iter().enumerate().all(|(at, &(name, value))| {
                 let mut stored = self.map.get_all(name).iter();
@@ -530,39 +620,50 @@ impl Template {
             })
     }
 
-    /// A template of `fields`: a recent equal one, or a new one.
-    fn shared(fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>) -> Arc<Self> {
+    /// A template of `fields` and `head`: a recent equal one, or a new one.
+    /// With it, the offset of `head`'s creation from its base.
+    fn shared(
+        fields: &[(&HeaderName, &HeaderValue)],
+        etag_at: Option<usize>,
+        head: Head,
+    ) -> (Arc<Self>, Offset) {
         RECENT.with(|recent| {
             let mut recent = recent.borrow_mut();
             recent.retain(|weak| weak.strong_count() > 0);
-            if let Some(found) = recent
+            let found = recent
                 .iter()
                 .filter_map(std::sync::Weak::upgrade)
-                .find(|t| t.fits(fields, etag_at))
+                .find(|t| t.fits(fields, etag_at, head));
+            if let Some(found) = found
+                && let Some(created) = offset(found.base, head.created)
             {
-                return found;
+                return (found, created);
             }
-            let template = Self::of(fields, etag_at);
+            let template = Self::of(fields, etag_at, head);
             if recent.len() == RECENT_TEMPLATES {
                 recent.remove(0);
             }
             recent.push(Arc::downgrade(&template));
-            template
+            (template, Offset { secs: 0, nanos: 0 })
         })
     }
 
+    #[inline]
     pub(crate) fn map(&self) -> &HeaderMap {
         &self.map
     }
 
+    #[inline]
     pub(crate) fn etag_at(&self) -> Option<usize> {
         self.etag_at
     }
 
+    #[inline]
     pub(crate) fn age_at(&self) -> usize {
         self.age_at
     }
 
+    #[inline]
     pub(crate) fn status_at(&self) -> usize {
         self.status_at
     }
@@ -578,8 +679,10 @@ impl Template {
 ///
 /// The entry is compact: one buffer of exact size holds the body and `ETag`'s value, and the
 /// other fields are in a header map that the entries with the same fields (a route's, as a
-/// rule) share, and that a hit clones. Neither the body nor a value can keep a larger buffer
-/// alive (such as the read buffer a proxied response was parsed from), so
+/// rule) share, and that a hit clones. The status, the freshness window and the instant
+/// creation times are counted from live with that map too, so an entry is one block of 160
+/// bytes (on a 64-bit target) besides its buffer. Neither the body nor a value can keep a
+/// larger buffer alive (such as the read buffer a proxied response was parsed from), so
 /// [`weight`](Self::weight) bounds what the entry holds.
 ///
 /// ```
@@ -603,14 +706,16 @@ impl Template {
 /// assert_eq!(entry.body(), "hello");
 /// ```
 pub struct CachedResponse {
-    status: StatusCode,
-    serve_stale: bool,
-    weight: u32,
+    /// The header map, and what the entries sharing it have in common.
     template: Arc<Template>,
     /// `ETag`'s value, a slice of the body's buffer.
     etag: Option<HeaderValue>,
     body: Bytes,
-    meta: EntryMeta,
+    path: Arc<str>,
+    tags: Arc<[Arc<str>]>,
+    /// When the response was made, from the template's base.
+    created: Offset,
+    generation: u64,
     /// The store generation up to which this entry is known to be valid; see
     /// [`MemoryStore`](super::MemoryStore).
     pub(crate) checked: AtomicU64,
@@ -625,6 +730,13 @@ impl CachedResponse {
     /// `proxy-revalidate`) is never served stale. The body and `ETag`'s value are copied into
     /// one buffer of their exact size, the other values into the shared header map.
     pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes, meta: EntryMeta) -> Self {
+        let EntryMeta {
+            path,
+            tags,
+            created,
+            revalidate,
+            generation,
+        } = meta;
         let fields: Vec<(&HeaderName, &HeaderValue)> =
             headers.iter().filter(|(name, _)| kept(name)).collect();
         let etag_at = fields.iter().position(|(name, _)| *name == ETAG);
@@ -638,54 +750,40 @@ impl CachedResponse {
             buffer.extend_from_slice(value.as_bytes());
         }
         let buffer = Bytes::from(buffer);
-        let mut weight = heap_block(2 * size_of::<usize>() + size_of::<Self>())
-            + heap_block(buffer.len())
-            + if buffer.is_empty() { 0 } else { BYTES_SHARED };
         let etag = etag_value.map(|value| {
             match HeaderValue::from_maybe_shared(buffer.slice(body.len()..)) {
                 Ok(mut copy) => {
                     copy.set_sensitive(value.is_sensitive());
                     copy
                 }
-                Err(_) => {
-                    weight += heap_block(value.len()) + BYTES_SHARED;
-                    value.clone()
-                }
+                // Bytes a value was made of without checking: kept as they came, and weighed
+                // as a block of their own.
+                Err(_) => value.clone(),
             }
         });
         let body = buffer.slice(..body.len());
-        let serve_stale = !fields.iter().any(|(name, value)| {
-            *name == CACHE_CONTROL
-                && (has_directive(value, "must-revalidate")
-                    || has_directive(value, "proxy-revalidate"))
-        });
-        let template = Template::shared(&fields, etag_at);
-        // Counted whole in every entry that shares it: a bound, whoever holds it last.
-        weight += template.weight;
-        weight += heap_block(2 * size_of::<usize>() + meta.path.len());
-        if !meta.tags.is_empty() {
-            weight += heap_block(2 * size_of::<usize>() + meta.tags.len() * size_of::<Arc<str>>())
-                + meta
-                    .tags
-                    .iter()
-                    .map(|tag| heap_block(2 * size_of::<usize>() + tag.len()))
-                    .sum::<usize>();
-        }
-        Self {
+        let head = Head {
             status,
-            serve_stale,
-            weight: weight.try_into().unwrap_or(u32::MAX),
+            revalidate,
+            created,
+        };
+        let (template, created) = Template::shared(&fields, etag_at, head);
+        Self {
             template,
             etag,
             body,
-            checked: AtomicU64::new(meta.generation),
-            meta,
+            path,
+            tags,
+            created,
+            generation,
+            checked: AtomicU64::new(generation),
         }
     }
 
     /// The status.
+    #[inline]
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.template.status
     }
 
     /// The header fields sent on every hit, in order: all but `Content-Length`, `Age` and
@@ -708,33 +806,45 @@ impl CachedResponse {
     }
 
     /// The body.
+    #[inline]
     pub fn body(&self) -> &Bytes {
         &self.body
     }
 
     /// The normalised path the response was made for.
     pub fn path(&self) -> &str {
-        &self.meta.path
+        &self.path
     }
 
     /// The tags the entry is invalidated by.
     pub fn tags(&self) -> &[Arc<str>] {
-        &self.meta.tags
+        &self.tags
     }
 
     /// When the response was made.
+    #[inline]
     pub fn created(&self) -> Instant {
-        self.meta.created
+        let base = self.template.base;
+        let Offset { secs, nanos } = self.created;
+        // The offset was taken from these very instants, so no step overflows.
+        match u64::try_from(secs) {
+            Ok(secs) => base + Duration::new(secs, nanos),
+            Err(_) => {
+                base - Duration::from_secs(u64::from(secs.unsigned_abs())) + Duration::new(0, nanos)
+            }
+        }
     }
 
     /// How long the entry is fresh; `None` when it stays fresh until invalidated.
+    #[inline]
     pub fn revalidate(&self) -> Option<Duration> {
-        self.meta.revalidate
+        self.template.revalidate
     }
 
     /// The store generation read before the response was generated.
+    #[inline]
     pub fn generation(&self) -> u64 {
-        self.meta.generation
+        self.generation
     }
 
     /// The bytes the entry holds on the heap, as a store's budget counts them: its own block,
@@ -743,30 +853,62 @@ impl CachedResponse {
     /// other entries may share them), each as the system allocator rounds it. A store adds
     /// what it spends on an entry itself (its key, its table's slot), so that a byte budget
     /// bounds resident memory.
+    ///
+    /// It is worked out from the entry's parts on each call (the entry keeps no field for it),
+    /// and is the same on every call.
     pub fn weight(&self) -> u32 {
-        self.weight
+        let etag_len = self.etag.as_ref().map_or(0, HeaderValue::len);
+        // The buffer holds the body and a copy of `ETag`'s value, whichever one is sent.
+        let buffer = self.body.len() + etag_len;
+        let mut weight = heap_block(2 * size_of::<usize>() + size_of::<Self>())
+            + heap_block(buffer)
+            + if buffer == 0 { 0 } else { BYTES_SHARED }
+            + self.template.weight
+            + heap_block(2 * size_of::<usize>() + self.path.len());
+        if let Some(etag) = &self.etag {
+            // A value that is not the slice after the body is a block of its own (an empty
+            // body is an empty `Bytes` of its own: counted so too, an upper bound).
+            let after_body = self.body.as_ptr().wrapping_add(self.body.len());
+            if self.body.is_empty() || etag.as_bytes().as_ptr() != after_body {
+                weight += heap_block(etag.len()) + BYTES_SHARED;
+            }
+        }
+        if !self.tags.is_empty() {
+            weight += heap_block(2 * size_of::<usize>() + self.tags.len() * size_of::<Arc<str>>())
+                + self
+                    .tags
+                    .iter()
+                    .map(|tag| heap_block(2 * size_of::<usize>() + tag.len()))
+                    .sum::<usize>();
+        }
+        weight.try_into().unwrap_or(u32::MAX)
     }
 
     /// Whether the entry may be served stale while it regenerates.
+    #[inline]
     pub(crate) fn serve_stale(&self) -> bool {
-        self.serve_stale
+        self.template.serve_stale
     }
 
     /// The header map a hit clones.
+    #[inline]
     pub(crate) fn template(&self) -> &Template {
         &self.template
     }
 
     /// `ETag`'s value, sent at the template's `ETag` position.
+    #[inline]
     pub(crate) fn etag_value(&self) -> Option<&HeaderValue> {
         self.etag.as_ref()
     }
 
     /// The `ETag` a matching `If-None-Match` is answered `304` for (2xx entries only).
+    #[inline]
     pub(crate) fn etag(&self) -> Option<&HeaderValue> {
-        self.etag.as_ref().filter(|_| self.status.is_success())
+        self.etag.as_ref().filter(|_| self.status().is_success())
     }
 
+    #[inline]
     pub(crate) fn checked(&self) -> u64 {
         self.checked.load(Ordering::Acquire)
     }
@@ -775,12 +917,12 @@ impl CachedResponse {
 impl fmt::Debug for CachedResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedResponse")
-            .field("status", &self.status)
-            .field("path", &self.meta.path)
+            .field("status", &self.status())
+            .field("path", &self.path)
             .field("body_len", &self.body.len())
-            .field("tags", &self.meta.tags)
-            .field("revalidate", &self.meta.revalidate)
-            .field("generation", &self.meta.generation)
+            .field("tags", &self.tags)
+            .field("revalidate", &self.revalidate())
+            .field("generation", &self.generation)
             .finish_non_exhaustive()
     }
 }
@@ -835,6 +977,17 @@ mod tests {
         };
         assert!(Arc::ptr_eq(a, b));
         assert!(Arc::ptr_eq(a, &key.shared_path()));
+        // A key borrowed from an owned one (a route's literal key) is owned again without
+        // copying, so the store's key and the entry's path are that same text.
+        let lent = key.borrowed();
+        assert_eq!(lent, key);
+        assert_eq!(lent.as_str(), "/a");
+        assert!(Arc::ptr_eq(a, &lent.shared_path()));
+        assert!(Arc::ptr_eq(a, &lent.shared_text()));
+        let Text::Shared(again) = lent.into_owned().text else {
+            panic!("owned keys are shared");
+        };
+        assert!(Arc::ptr_eq(a, &again));
     }
 
     proptest::proptest! {
@@ -845,6 +998,98 @@ mod tests {
             proptest::prop_assert_eq!(key.path(), canonical.as_ref());
             proptest::prop_assert_eq!(key.host(), Some("h.test"));
         }
+    }
+
+    fn entry_at(
+        status: StatusCode,
+        revalidate: Option<Duration>,
+        created: Instant,
+    ) -> CachedResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain"),
+        );
+        headers.insert(ETAG, HeaderValue::from_static("\"1-a\""));
+        CachedResponse::new(
+            status,
+            headers,
+            Bytes::from_static(b"a"),
+            EntryMeta::new("/e", created).revalidate(revalidate),
+        )
+    }
+
+    #[test]
+    fn entries_sharing_a_template_keep_their_own_times_status_and_window() {
+        let now = Instant::now();
+        let window = Some(Duration::from_secs(10));
+        let first = entry_at(StatusCode::OK, window, now);
+        // Made before the entry whose creation the template counts from, and long after it.
+        let earlier = now - Duration::from_nanos(1_234_567_891);
+        let before = entry_at(StatusCode::OK, window, earlier);
+        let later = now + Duration::from_secs(86_400 * 365);
+        let after = entry_at(StatusCode::OK, window, later);
+        assert!(std::ptr::eq(first.template(), before.template()));
+        assert!(std::ptr::eq(first.template(), after.template()));
+        assert_eq!(first.created(), now);
+        assert_eq!(before.created(), earlier);
+        assert_eq!(after.created(), later);
+        for before in [
+            Duration::from_secs(3),
+            Duration::from_nanos(1),
+            Duration::from_millis(999),
+        ] {
+            let at = now - before;
+            assert_eq!(
+                entry_at(StatusCode::OK, window, at).created(),
+                at,
+                "{before:?}"
+            );
+        }
+        assert_eq!(before.revalidate(), window);
+        // Another status or window is another template, with its own.
+        let missing = entry_at(StatusCode::NOT_FOUND, window, now);
+        let forever = entry_at(StatusCode::OK, None, now);
+        assert!(!std::ptr::eq(first.template(), missing.template()));
+        assert!(!std::ptr::eq(first.template(), forever.template()));
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(missing.revalidate(), window);
+        assert_eq!(forever.status(), StatusCode::OK);
+        assert_eq!(forever.revalidate(), None);
+        assert!(first.serve_stale());
+    }
+
+    #[test]
+    fn the_weight_is_the_same_on_every_call_and_counts_an_etag_of_its_own() {
+        let entry = entry_at(StatusCode::OK, None, Instant::now());
+        assert_eq!(entry.weight(), entry.weight());
+        // An empty body: `ETag`'s value is weighed as a block of its own, a bound.
+        let mut headers = HeaderMap::new();
+        headers.insert(ETAG, HeaderValue::from_static("\"0-a\""));
+        let empty = CachedResponse::new(
+            StatusCode::OK,
+            headers,
+            Bytes::new(),
+            EntryMeta::new("/e", Instant::now()),
+        );
+        let own = heap_block(16 + size_of::<CachedResponse>())
+            + heap_block(5)
+            + BYTES_SHARED
+            + empty.template().weight
+            + heap_block(16 + 2);
+        assert!(empty.weight() as usize >= own + heap_block(5) + BYTES_SHARED);
+    }
+
+    /// The entry is one heap block of 160 bytes on a 64-bit target: its status, freshness
+    /// window and the base of its creation time live in the template its route's entries
+    /// share.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn an_entry_is_one_block_of_160_bytes() {
+        assert_eq!(
+            heap_block(2 * size_of::<usize>() + size_of::<CachedResponse>()),
+            160
+        );
     }
 
     #[test]
