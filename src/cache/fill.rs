@@ -267,9 +267,11 @@ impl<E: Send + 'static> Filling<'_, E> {
                 .await
             {
                 Ok(true) => {}
-                Ok(false) => {
-                    tracing::debug!(key = %self.key, "invalidated while it was generated; not stored")
-                }
+                Ok(false) => tracing::debug!(
+                    key = %self.key,
+                    weight = entry.weight(),
+                    "not stored: invalidated while it was generated, or heavier than the store keeps"
+                ),
                 Err(error) => tracing::warn!(key = %self.key, %error, "cache store put failed"),
             }
         }

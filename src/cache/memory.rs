@@ -241,7 +241,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl MemoryStore {
     /// A store holding up to `max_bytes` of entries.
     pub fn new(max_bytes: u64) -> Self {
-        let shards = (max_bytes / MIN_SHARD_BYTES).clamp(1, MAX_SHARDS);
+        Self::for_bodies(max_bytes, super::DEFAULT_MAX_BODY_SIZE)
+    }
+
+    /// A store holding up to `max_bytes` of entries, with shards large enough for four
+    /// bodies of `max_body` bytes each (or the whole budget in one shard).
+    pub(crate) fn for_bodies(max_bytes: u64, max_body: usize) -> Self {
+        let shard_bytes = MIN_SHARD_BYTES.max(4 * max_body as u64);
+        let shards = (max_bytes / shard_bytes).clamp(1, MAX_SHARDS);
         // A power of two not above `shards`: the table rounds up otherwise.
         let shards = 1 << shards.ilog2();
         let items = (max_bytes / TYPICAL_WEIGHT).max(1);

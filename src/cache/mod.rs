@@ -394,9 +394,17 @@ impl CacheBuilder {
 
     /// The cache.
     pub fn build(self) -> Cache {
-        let store = self
-            .store
-            .unwrap_or_else(|| Arc::new(MemoryStore::new(self.max_bytes)));
+        if self.store.is_none() && self.max_body_size as u64 > self.max_bytes {
+            tracing::warn!(
+                max_body_size = self.max_body_size,
+                max_bytes = self.max_bytes,
+                "the cache's max_body_size is over its byte budget: bodies above the budget \
+                 are never stored",
+            );
+        }
+        let store = self.store.unwrap_or_else(|| {
+            Arc::new(MemoryStore::for_bodies(self.max_bytes, self.max_body_size))
+        });
         Cache {
             shared: Arc::new(Shared {
                 store,

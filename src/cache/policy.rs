@@ -44,7 +44,13 @@ pub(crate) enum Unshareable {
     SetCookie,
     /// `Vary: *`, or any `Vary` unless the route is `ForceStatic`.
     Vary,
+    /// More header fields than an entry holds ([`MAX_STORED_FIELDS`]).
+    TooManyFields,
 }
+
+/// The most header fields a stored response has; a response with more is passed to its
+/// client alone.
+pub(crate) const MAX_STORED_FIELDS: usize = 1024;
 
 impl Unshareable {
     pub(crate) fn as_str(self) -> &'static str {
@@ -52,6 +58,7 @@ impl Unshareable {
             Self::CacheControl(directive) => directive,
             Self::SetCookie => "set-cookie",
             Self::Vary => "vary",
+            Self::TooManyFields => "too many header fields",
         }
     }
 }
@@ -205,6 +212,9 @@ impl Policy {
 
     /// Why a response may be neither stored nor shared, if it may not.
     pub(crate) fn unshareable(&self, headers: &HeaderMap) -> Option<Unshareable> {
+        if headers.len() > MAX_STORED_FIELDS {
+            return Some(Unshareable::TooManyFields);
+        }
         for value in headers.get_all(CACHE_CONTROL) {
             for directive in ["no-store", "private", "no-cache"] {
                 if has_directive(value, directive) {

@@ -451,6 +451,9 @@ const MAP_FIELD: usize = 104;
 /// Field lists a thread built lately, shared by the next entries with the same fields.
 const RECENT_TEMPLATES: usize = 8;
 
+/// The longest field list an entry shares with others.
+const SHARED_FIELDS_MAX: usize = 64;
+
 thread_local! {
     static RECENT: std::cell::RefCell<Vec<std::sync::Weak<Template>>> =
         const { std::cell::RefCell::new(Vec::new()) };
@@ -529,7 +532,9 @@ struct Offset {
 impl Template {
     /// The template of `fields` (in order), `ETag`'s value at `etag_at` left out.
     fn of(fields: &[(&HeaderName, &HeaderValue)], etag_at: Option<usize>, head: Head) -> Arc<Self> {
-        let mut map = HeaderMap::with_capacity(fields.len() + 2);
+        // Room for them all at once, when the map's table can hold them so (a map holds at
+        // most 32,768 fields; the crate's caches store at most `MAX_STORED_FIELDS`).
+        let mut map = HeaderMap::try_with_capacity(fields.len() + 2).unwrap_or_default();
         let mut weight = 0;
         for (at, &(name, value)) in fields.iter().enumerate() {
             let copy = if Some(at) == etag_at {
@@ -627,6 +632,14 @@ impl Template {
         etag_at: Option<usize>,
         head: Head,
     ) -> (Arc<Self>, Offset) {
+        // Comparing a long field list against a template costs its square: such lists get
+        // a template of their own.
+        if fields.len() > SHARED_FIELDS_MAX {
+            return (
+                Self::of(fields, etag_at, head),
+                Offset { secs: 0, nanos: 0 },
+            );
+        }
         RECENT.with(|recent| {
             let mut recent = recent.borrow_mut();
             recent.retain(|weak| weak.strong_count() > 0);
@@ -634,10 +647,10 @@ impl Template {
                 .iter()
                 .filter_map(std::sync::Weak::upgrade)
                 .find(|t| t.fits(fields, etag_at, head));
-            if let Some(found) = found
-                && let Some(created) = offset(found.base, head.created)
-            {
-                return (found, created);
+            if let Some(found) = found {
+                if let Some(created) = offset(found.base, head.created) {
+                    return (found, created);
+                }
             }
             let template = Self::of(fields, etag_at, head);
             if recent.len() == RECENT_TEMPLATES {
@@ -729,6 +742,12 @@ impl CachedResponse {
     /// dropped); a response that carries `Cache-Control: must-revalidate` (or
     /// `proxy-revalidate`) is never served stale. The body and `ETag`'s value are copied into
     /// one buffer of their exact size, the other values into the shared header map.
+    ///
+    /// # Panics
+    ///
+    /// When `headers` holds more than 32,766 fields, which leaves no room in a `HeaderMap`
+    /// for `Age` and the status header. The crate's caches never store a response with more
+    /// than 1,024.
     pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes, meta: EntryMeta) -> Self {
         let EntryMeta {
             path,
