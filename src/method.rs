@@ -347,13 +347,13 @@ impl Head {
                     false
                 }
                 Some(len) if length_is_final && self.derived => {
-                    headers.insert(CONTENT_LENGTH, content_length(len));
+                    headers.insert(CONTENT_LENGTH, decimal_value(len));
                     true
                 }
                 Some(len) if length_is_final => {
                     headers
                         .entry(CONTENT_LENGTH)
-                        .or_insert_with(|| content_length(len));
+                        .or_insert_with(|| decimal_value(len));
                     true
                 }
                 _ => headers.contains_key(CONTENT_LENGTH),
@@ -367,35 +367,50 @@ impl Head {
     }
 }
 
-/// `len` as a `Content-Length` value. Lengths below 1000 come from a static table, so the
-/// common case of a short body does not allocate (a `HeaderValue` made at run time holds
-/// its bytes in a new allocation).
-fn content_length(len: u64) -> HeaderValue {
-    /// `000` to `999`, three digits each.
-    static DIGITS: [u8; 3000] = {
-        let mut out = [0; 3000];
-        let mut i = 0;
-        while i < 1000 {
-            out[3 * i] = b'0' + (i / 100) as u8;
-            out[3 * i + 1] = b'0' + (i / 10 % 10) as u8;
-            out[3 * i + 2] = b'0' + (i % 10) as u8;
-            i += 1;
+/// `n` as a header value: the one rule for the numbers the crate sends (`Content-Length`,
+/// `Age`). Below 10,000 the text is a slice of one static table, so a short body or an
+/// entry younger than about three hours costs no allocation (a `HeaderValue` made at run time
+/// holds its bytes in a new one).
+pub(crate) fn decimal_value(n: u64) -> HeaderValue {
+    /// The decimal texts of 0 to 9,999, one after another.
+    static DIGITS: [u8; DIGITS_LEN] = {
+        let mut out = [0u8; DIGITS_LEN];
+        let (mut n, mut at) = (0, 0);
+        while n < STATIC_DECIMALS {
+            let len = digit_count(n);
+            let (mut k, mut m) = (len, n);
+            while k > 0 {
+                k -= 1;
+                out[at + k] = b'0' + (m % 10) as u8;
+                m /= 10;
+            }
+            at += len;
+            n += 1;
         }
         out
     };
-    match usize::try_from(len) {
-        Ok(n) if n < 1000 => {
-            let skip = match n {
-                0..10 => 2,
-                10..100 => 1,
-                _ => 0,
-            };
-            let digits: &'static [u8] = &DIGITS[3 * n + skip..3 * n + 3];
-            HeaderValue::from_maybe_shared(bytes::Bytes::from_static(digits))
-                .expect("ASCII digits are a valid header value")
+    const STATIC_DECIMALS: u64 = 10_000;
+    const DIGITS_LEN: usize = 10 + 90 * 2 + 900 * 3 + 9000 * 4;
+    const fn digit_count(n: u64) -> usize {
+        match n {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            _ => 4,
         }
-        _ => HeaderValue::from(len),
     }
+    if n >= STATIC_DECIMALS {
+        return HeaderValue::from(n);
+    }
+    let start = match n {
+        0..=9 => n,
+        10..=99 => 10 + (n - 10) * 2,
+        100..=999 => 190 + (n - 100) * 3,
+        _ => 2890 + (n - 1000) * 4,
+    } as usize;
+    let digits: &'static [u8] = &DIGITS[start..start + digit_count(n)];
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_static(digits))
+        .expect("ASCII digits are a valid header value")
 }
 
 /// Up to this many fields, a map is searched by a scan: comparing a handful of names (most
@@ -449,7 +464,8 @@ fn accepts_encoding(headers: &HeaderMap) -> bool {
     })
 }
 
-fn may_have_content_length(status: StatusCode) -> bool {
+/// Whether a response of `status` may carry `Content-Length` (not 1xx, 204 or 304).
+pub(crate) fn may_have_content_length(status: StatusCode) -> bool {
     !(status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED)
@@ -844,15 +860,11 @@ mod tests {
             123_456_789,
             u64::MAX,
         ] {
-            assert_eq!(content_length(len), len.to_string(), "{len}");
+            assert_eq!(decimal_value(len), len.to_string(), "{len}");
         }
         for len in 0..2000u64 {
             assert_eq!(
-                content_length(len)
-                    .to_str()
-                    .unwrap()
-                    .parse::<u64>()
-                    .unwrap(),
+                decimal_value(len).to_str().unwrap().parse::<u64>().unwrap(),
                 len
             );
         }

@@ -9,7 +9,7 @@ use super::{
     CACHE_STATUS_HEADER, CacheStatus,
     store::{CachedResponse, UNSTORED_HEADERS},
 };
-use crate::body::Body;
+use crate::{body::Body, method};
 
 /// How long a response may be served stale at most (Next.js' default `expireTime`).
 pub(crate) const EXPIRE: Duration = Duration::from_secs(31_536_000);
@@ -44,7 +44,7 @@ pub(crate) fn respond(
     if age > 0 {
         let at = template.age_at();
         if let Some(value) = at.checked_sub(from).and_then(|n| values.nth(n)) {
-            std::mem::forget(std::mem::replace(value, age_value(age)));
+            std::mem::forget(std::mem::replace(value, method::decimal_value(age)));
         }
         from = at + 1;
     }
@@ -102,11 +102,8 @@ pub(crate) fn strip_unstored(headers: &mut HeaderMap) {
 
 /// Sets an exact `Content-Length` for a stored body, where the status allows one.
 pub(crate) fn set_length(headers: &mut HeaderMap, status: StatusCode, len: usize) {
-    if !(status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED)
-    {
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if method::may_have_content_length(status) {
+        headers.insert(CONTENT_LENGTH, method::decimal_value(len as u64));
     }
 }
 
@@ -180,57 +177,6 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
         .position(|b| !matches!(b, b' ' | b'\t'))
         .unwrap_or(bytes.len());
     &bytes[start..]
-}
-
-/// The decimal text of every age below this is a static string, so a hit allocates no
-/// `Age` value for the first 10 000 seconds of an entry.
-const STATIC_AGES: u64 = 10_000;
-const AGE_DIGITS_LEN: usize = 10 + 90 * 2 + 900 * 3 + 9000 * 4;
-static AGE_DIGITS: [u8; AGE_DIGITS_LEN] = age_digits();
-
-const fn age_digits() -> [u8; AGE_DIGITS_LEN] {
-    let mut out = [0u8; AGE_DIGITS_LEN];
-    let mut n = 0u64;
-    let mut at = 0;
-    while n < STATIC_AGES {
-        let len = digit_count(n);
-        let mut k = len;
-        let mut m = n;
-        while k > 0 {
-            k -= 1;
-            out[at + k] = b'0' + (m % 10) as u8;
-            m /= 10;
-        }
-        at += len;
-        n += 1;
-    }
-    out
-}
-
-const fn digit_count(n: u64) -> usize {
-    match n {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        _ => 4,
-    }
-}
-
-fn age_value(age: u64) -> HeaderValue {
-    if age >= STATIC_AGES {
-        return HeaderValue::from(age);
-    }
-    let start = match age {
-        0..=9 => age,
-        10..=99 => 10 + (age - 10) * 2,
-        100..=999 => 190 + (age - 100) * 3,
-        _ => 2890 + (age - 1000) * 4,
-    } as usize;
-    let digits = &AGE_DIGITS[start..start + digit_count(age)];
-    match std::str::from_utf8(digits) {
-        Ok(text) => HeaderValue::from_static(text),
-        Err(_) => HeaderValue::from(age),
-    }
 }
 
 #[cfg(test)]
@@ -362,8 +308,12 @@ mod tests {
 
     #[test]
     fn ages_are_their_decimal_text() {
-        for age in (0..STATIC_AGES + 3).chain([123_456, u64::MAX]) {
-            assert_eq!(age_value(age), age.to_string().as_str(), "{age}");
+        for age in (0..10_003).chain([123_456, u64::MAX]) {
+            assert_eq!(
+                method::decimal_value(age),
+                age.to_string().as_str(),
+                "{age}"
+            );
         }
     }
 
