@@ -1,5 +1,5 @@
-//! A body under the cache's `max_body_size` is stored, however large the size cap is set,
-//! through a real server over HTTP/1.1 and HTTP/2.
+//! What the cache keeps of large responses: a body under a raised `max_body_size` is stored
+//! (through a real server over HTTP/1.1 and HTTP/2); a response with too many fields is not.
 
 mod support;
 
@@ -47,4 +47,43 @@ async fn a_body_under_a_raised_size_cap_is_stored_and_served() {
         assert_eq!(hit.body.len(), BODY, "{proto:?}");
     }
     assert_eq!(runs.load(Ordering::SeqCst), 1, "rendered once");
+}
+
+/// A response with more header fields than an entry holds is sent to its client whole and
+/// not stored: each request renders it.
+#[tokio::test]
+async fn a_response_with_too_many_fields_is_not_stored() {
+    use tower::ServiceExt;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let table = Routes::new()
+        .route(
+            "/many",
+            RouteHandler::new()
+                .get(move || {
+                    let counter = counter.clone();
+                    async move {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let mut res = http::Response::new(route_handlers::Body::from("ok"));
+                        for i in 0..1100 {
+                            res.headers_mut()
+                                .append("x-field", http::HeaderValue::from(i));
+                        }
+                        res
+                    }
+                })
+                .dynamic(Dynamic::ForceStatic),
+        )
+        .cache(&Cache::new())
+        .build();
+    for _ in 0..2 {
+        let req = http::Request::get("/many")
+            .body(route_handlers::Body::empty())
+            .unwrap();
+        let res = table.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers().get_all("x-field").iter().count(), 1100);
+        assert_ne!(res.headers()["x-route-cache"], "HIT");
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "rendered for each request");
 }

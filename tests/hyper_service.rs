@@ -10,47 +10,11 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::conn::auto,
-};
 use route_handlers::{
     RouteHandler, RouteHandlerService, RouteTable, Routes,
     cache::{Cache, Dynamic},
 };
-use support::{Proto, send};
-use tokio::{net::TcpListener, task::JoinSet};
-
-/// Serves `service` with hyper directly (no `TowerToHyperService`) on 127.0.0.1.
-async fn serve<S>(service: S) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>)
-where
-    S: hyper::service::Service<
-            http::Request<hyper::body::Incoming>,
-            Response = http::Response<route_handlers::Body>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let mut connections = JoinSet::new();
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let service = service.clone();
-            connections.spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (addr, task)
-}
+use support::{Proto, send, serve_hyper};
 
 fn counted(runs: &Arc<AtomicUsize>) -> RouteHandler {
     let runs = runs.clone();
@@ -80,7 +44,8 @@ fn table(runs: &Arc<AtomicUsize>) -> RouteTable {
 async fn a_table_served_by_reference_answers_hits_misses_and_405() {
     for proto in Proto::BOTH {
         let runs = Arc::new(AtomicUsize::new(0));
-        let (addr, task) = serve(table(&runs)).await;
+        let server = serve_hyper(table(&runs)).await;
+        let addr = server.addr;
 
         let first = send(proto, addr, "GET", "/api/hello", &[], "").await;
         assert_eq!(first.status, 200, "{proto:?}");
@@ -124,7 +89,7 @@ async fn a_table_served_by_reference_answers_hits_misses_and_405() {
         assert_eq!(missing.status, 404);
 
         assert_eq!(runs.load(Ordering::SeqCst), 1, "{proto:?}: one render");
-        task.abort();
+        drop(server);
     }
 }
 
@@ -136,7 +101,8 @@ async fn a_route_served_by_reference_answers_like_through_tower() {
             .path("/api/hello")
             .cache(&Cache::new())
             .into_service();
-        let (addr, task) = serve(route).await;
+        let server = serve_hyper(route).await;
+        let addr = server.addr;
 
         let first = send(proto, addr, "GET", "/api/hello", &[], "").await;
         assert_eq!(first.header("x-route-cache"), Some("MISS"), "{proto:?}");
@@ -148,6 +114,6 @@ async fn a_route_served_by_reference_answers_like_through_tower() {
         assert_eq!(options.status, 204);
         assert_eq!(options.header("allow"), Some("GET, HEAD, OPTIONS"));
         assert_eq!(runs.load(Ordering::SeqCst), 1);
-        task.abort();
+        drop(server);
     }
 }

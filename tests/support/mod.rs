@@ -83,6 +83,35 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    serve_hyper_with(TowerToHyperService::new(service), configure).await
+}
+
+/// Serves a hyper `Service` as it is, by reference (the crate's `hyper` feature), like
+/// [`serve`].
+pub async fn serve_hyper<S, B>(service: S) -> TestServer
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    serve_hyper_with(service, |_| {}).await
+}
+
+async fn serve_hyper_with<S, B>(
+    service: S,
+    configure: fn(&mut auto::Builder<TokioExecutor>),
+) -> TestServer
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
@@ -94,7 +123,7 @@ where
                 Err(_) => continue,
             };
             let _ = stream.set_nodelay(true);
-            let service = TowerToHyperService::new(service.clone());
+            let service = service.clone();
             connections.spawn(async move {
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 configure(&mut builder);
