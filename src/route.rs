@@ -23,7 +23,7 @@ use crate::{
     },
     context::{RequestData, RouteContext},
     guard::Guard,
-    handler::{ErasedHandler, Handler, HandlerFn, ServiceHandler},
+    handler::{Bound, ErasedHandler, Handler, HandlerFn, ServiceHandler, Unbound},
     method::{self, Action, Dispatch, GET, Head, METHODS, MethodSet},
     response::IntoResponse,
 };
@@ -72,8 +72,8 @@ use crate::{
 /// # }
 /// ```
 #[must_use]
-pub struct RouteHandler {
-    handlers: [Option<Box<dyn ErasedHandler>>; 7],
+pub struct RouteHandler<S = ()> {
+    handlers: [Option<Box<dyn Unbound<S>>>; 7],
     methods: MethodSet,
     path: Option<Arc<str>>,
     /// The URL the route table serves the route at (its pattern without groups).
@@ -90,7 +90,7 @@ struct Limits {
     body_limit: BodyLimit,
 }
 
-impl Default for RouteHandler {
+impl<S: Clone + Send + Sync + 'static> Default for RouteHandler<S> {
     fn default() -> Self {
         Self::new()
     }
@@ -103,7 +103,7 @@ macro_rules! method_fns {
             #[track_caller]
             pub fn $name<H, T>(self, handler: H) -> Self
             where
-                H: Handler<T>,
+                H: Handler<T, S>,
                 T: 'static,
             {
                 self.on(MethodSet::$set, handler)
@@ -112,7 +112,7 @@ macro_rules! method_fns {
     };
 }
 
-impl RouteHandler {
+impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
     /// A route with no handlers; every method but `OPTIONS` is answered `405`.
     pub fn new() -> Self {
         Self {
@@ -151,7 +151,7 @@ impl RouteHandler {
     #[track_caller]
     pub fn on<H, T>(self, methods: MethodSet, handler: H) -> Self
     where
-        H: Handler<T>,
+        H: Handler<T, S>,
         T: 'static,
     {
         self.insert(methods, || Box::new(HandlerFn::new(handler.clone())))
@@ -169,7 +169,7 @@ impl RouteHandler {
     /// let svc = service_fn(|_req: Request<Body>| async {
     ///     Ok::<_, std::convert::Infallible>(Response::new(Body::from("from a service")))
     /// });
-    /// let route = RouteHandler::new().on_service(MethodSet::GET, svc);
+    /// let route: RouteHandler = RouteHandler::new().on_service(MethodSet::GET, svc);
     /// # let _ = route;
     /// ```
     ///
@@ -177,18 +177,57 @@ impl RouteHandler {
     ///
     /// When a method in `methods` already has a handler.
     #[track_caller]
-    pub fn on_service<S, ResBody>(self, methods: MethodSet, service: S) -> Self
+    pub fn on_service<T, ResBody>(self, methods: MethodSet, service: T) -> Self
     where
-        S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
-        S::Future: Send + 'static,
-        S::Error: IntoResponse,
+        T: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+        T::Future: Send + 'static,
+        T::Error: IntoResponse,
         Response<ResBody>: IntoResponse,
     {
-        self.insert(methods, || Box::new(ServiceHandler::new(service.clone())))
+        self.insert(methods, || {
+            Box::new(Bound(Box::new(ServiceHandler::new(service.clone()))))
+        })
+    }
+
+    /// Gives the route its state: the handlers' [`State`](crate::extract::State) arguments
+    /// are made from it. The route can then go into a table of any state (a route with its
+    /// own state inside a table with another, or none).
+    ///
+    /// State is not request data: a cached route's fills get it as any request does.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+    /// use route_handlers::{RouteHandler, extract::State};
+    ///
+    /// let hits = Arc::new(AtomicU32::new(0));
+    /// let route = RouteHandler::new()
+    ///     .post(|State(hits): State<Arc<AtomicU32>>| async move {
+    ///         hits.fetch_add(1, Ordering::Relaxed).to_string()
+    ///     })
+    ///     .with_state(hits)
+    ///     .into_service();
+    /// # let _ = route;
+    /// ```
+    pub fn with_state<S2>(self, state: S) -> RouteHandler<S2> {
+        let handlers = self.handlers.map(|handler| {
+            handler.map(|h| {
+                let bound: Box<dyn Unbound<S2>> = Box::new(Bound(h.bind(state.clone())));
+                bound
+            })
+        });
+        RouteHandler {
+            handlers,
+            methods: self.methods,
+            path: self.path,
+            url: self.url,
+            limits: self.limits,
+            cache_config: self.cache_config,
+            cache: self.cache,
+        }
     }
 
     #[track_caller]
-    fn insert(mut self, methods: MethodSet, make: impl Fn() -> Box<dyn ErasedHandler>) -> Self {
+    fn insert(mut self, methods: MethodSet, make: impl Fn() -> Box<dyn Unbound<S>>) -> Self {
         for (i, m) in METHODS.iter().enumerate() {
             if methods.has(i) {
                 assert!(
@@ -296,6 +335,14 @@ impl RouteHandler {
         self.handlers[i].as_ref().map(|h| h.reads())
     }
 
+    /// The route at `url`, the URL the route table serves it at.
+    pub(crate) fn at_url(mut self, url: Arc<str>) -> Self {
+        self.url = Some(url);
+        self
+    }
+}
+
+impl RouteHandler {
     /// Turns the route into a tower service.
     ///
     /// # Panics
@@ -317,18 +364,12 @@ impl RouteHandler {
         Ok(RouteHandlerService {
             inner: Arc::new(Inner {
                 dispatch: Dispatch::new(self.methods),
-                handlers: self.handlers,
+                handlers: self.handlers.map(|handler| handler.map(|h| h.bind(()))),
                 path: self.path,
                 limits: self.limits,
                 cache,
             }),
         })
-    }
-
-    /// The route at `url`, the URL the route table serves it at.
-    pub(crate) fn at_url(mut self, url: Arc<str>) -> Self {
-        self.url = Some(url);
-        self
     }
 
     /// Checks the cache settings; `None` when the `GET` responses are not cached.
@@ -364,7 +405,7 @@ impl RouteHandler {
 
 /// Route segment config, as a Next.js `route.ts` exports it. See the
 /// [`cache`](crate::cache) module for what each setting does.
-impl RouteHandler {
+impl<S> RouteHandler<S> {
     /// Sets `dynamic` (Next.js `export const dynamic`).
     ///
     /// ```
@@ -434,7 +475,7 @@ impl RouteHandler {
     }
 }
 
-impl fmt::Debug for RouteHandler {
+impl<S> fmt::Debug for RouteHandler<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RouteHandler")
             .field("path", &self.path)

@@ -769,9 +769,10 @@ impl FromRequestParts for TrackedUser {
     type Rejection = Infallible;
     const READS: RequestData = RequestData::NONE;
 
-    fn from_request_parts(
+    async fn from_request_parts(
         parts: &mut http::request::Parts,
         ctx: &RouteContext,
+        _: &(),
     ) -> Result<Self, Infallible> {
         ctx.record(RequestData::HEADERS);
         Ok(Self(

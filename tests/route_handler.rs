@@ -151,7 +151,7 @@ async fn handler_shapes_and_result() {
 #[test]
 #[should_panic(expected = "a GET handler is already registered on this route")]
 fn registering_a_method_twice_panics() {
-    let _ = RouteHandler::new()
+    let _: RouteHandler = RouteHandler::new()
         .get(|| async { "a" })
         .get(|| async { "b" });
 }
@@ -165,7 +165,7 @@ fn service_is_clone_send_sync() {
 #[test]
 fn handlers_declare_what_request_data_they_read() {
     use route_handlers::extract::RequestData;
-    let route = RouteHandler::new()
+    let route: RouteHandler = RouteHandler::new()
         .get(|_ctx: RouteContext| async { "static" })
         .post(|_req: Request<Body>, _ctx: RouteContext| async { "all" })
         .put(|_m: Method, _h: http::HeaderMap| async { "headers" })

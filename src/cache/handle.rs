@@ -25,17 +25,15 @@ use crate::context::canonical_path;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let cache = Cache::new();
 /// let revalidator = cache.revalidator();
-/// let route = RouteHandler::new()
+/// let route: RouteHandler = RouteHandler::new()
 ///     .get(|| async { "list" })
 ///     .dynamic(Dynamic::ForceStatic)
 ///     .tags(["posts"])
 ///     .cache(&cache);
-/// let writes = RouteHandler::new().post(move || {
-///     let revalidator = revalidator.clone();
-///     async move {
-///         revalidator.revalidate_tag("posts").await.unwrap();
-///         "saved"
-///     }
+/// // Handlers are `FnOnce + Clone`, as in axum: the closure is cloned for each request.
+/// let writes: RouteHandler = RouteHandler::new().post(move || async move {
+///     revalidator.revalidate_tag("posts").await.unwrap();
+///     "saved"
 /// });
 /// # let _ = (route, writes);
 /// # }

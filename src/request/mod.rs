@@ -492,12 +492,16 @@ impl From<Request<Body>> for NextRequest {
     }
 }
 
-impl FromRequest for NextRequest {
+impl<S: Sync> FromRequest<S> for NextRequest {
     type Rejection = Infallible;
     /// Reads are recorded at run time, through the [`RouteContext`].
     const READS: RequestData = RequestData::NONE;
 
-    async fn from_request(req: Request<Body>, ctx: &RouteContext) -> Result<Self, Infallible> {
+    async fn from_request(
+        req: Request<Body>,
+        ctx: &RouteContext,
+        _: &S,
+    ) -> Result<Self, Infallible> {
         Ok(Self::with_context(req, ctx))
     }
 }
@@ -562,17 +566,21 @@ fn parse_query<T: DeserializeOwned>(uri: &Uri) -> Result<T, Rejection> {
 /// async fn echo(Json(item): Json<Item>) -> Json<Item> {
 ///     Json(item)
 /// }
-/// let route = RouteHandler::new().post(echo);
+/// let route: RouteHandler = RouteHandler::new().post(echo);
 /// # let _ = route;
 /// ```
-impl<T> FromRequest for Json<T>
+impl<T, S: Sync> FromRequest<S> for Json<T>
 where
     T: DeserializeOwned + Send,
 {
     type Rejection = Rejection;
     const READS: RequestData = RequestData::BODY;
 
-    async fn from_request(req: Request<Body>, ctx: &RouteContext) -> Result<Self, Rejection> {
+    async fn from_request(
+        req: Request<Body>,
+        ctx: &RouteContext,
+        _: &S,
+    ) -> Result<Self, Rejection> {
         let mut req = NextRequest::with_context(req, ctx);
         req.json().await.map(Json)
     }
@@ -606,14 +614,18 @@ where
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Form<T>(pub T);
 
-impl<T> FromRequest for Form<T>
+impl<T, S: Sync> FromRequest<S> for Form<T>
 where
     T: DeserializeOwned + Send,
 {
     type Rejection = Rejection;
     const READS: RequestData = RequestData::BODY;
 
-    async fn from_request(req: Request<Body>, ctx: &RouteContext) -> Result<Self, Rejection> {
+    async fn from_request(
+        req: Request<Body>,
+        ctx: &RouteContext,
+        _: &S,
+    ) -> Result<Self, Rejection> {
         let mut req = NextRequest::with_context(req, ctx);
         req.form().await.map(Form)
     }
@@ -634,7 +646,7 @@ where
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let route = RouteHandler::new().get(list);
+/// let route: RouteHandler = RouteHandler::new().get(list);
 /// assert_eq!(route.reads(&http::Method::GET), Some(RequestData::QUERY));
 /// let req = Request::get("/?page=x").body(Body::empty()).unwrap();
 /// let res = route.into_service().oneshot(req).await.unwrap();
@@ -644,24 +656,32 @@ where
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Query<T>(pub T);
 
-impl<T> FromRequestParts for Query<T>
+impl<T, S: Sync> FromRequestParts<S> for Query<T>
 where
     T: DeserializeOwned + Send,
 {
     type Rejection = Rejection;
     const READS: RequestData = RequestData::QUERY;
 
-    fn from_request_parts(parts: &mut Parts, _: &RouteContext) -> Result<Self, Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &RouteContext,
+        _: &S,
+    ) -> Result<Self, Rejection> {
         parse_query(&parts.uri).map(Query)
     }
 }
 
 /// The request's cookies as an argument: the extractor form of [`NextRequest::cookies`].
-impl FromRequestParts for Cookies {
+impl<S: Sync> FromRequestParts<S> for Cookies {
     type Rejection = Infallible;
     const READS: RequestData = RequestData::COOKIES;
 
-    fn from_request_parts(parts: &mut Parts, _: &RouteContext) -> Result<Self, Infallible> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &RouteContext,
+        _: &S,
+    ) -> Result<Self, Infallible> {
         Ok(Cookies::from_headers(&parts.headers))
     }
 }
@@ -1015,7 +1035,7 @@ mod tests {
 
     #[test]
     fn extractors_declare_what_they_read() {
-        let route = RouteHandler::new()
+        let route: RouteHandler = RouteHandler::new()
             .get(|_: Query<Vec<(String, String)>>| async { "" })
             .post(|_: crate::response::Json<Item>| async { "" })
             .put(|_: Cookies, _: Form<Item>| async { "" })

@@ -83,14 +83,18 @@ impl RouteContext {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Path<T>(pub T);
 
-impl<T> FromRequestParts for Path<T>
+impl<T, S: Sync> FromRequestParts<S> for Path<T>
 where
     T: de::DeserializeOwned + Send,
 {
     type Rejection = ParamsError;
     const READS: RequestData = RequestData::NONE;
 
-    fn from_request_parts(_parts: &mut Parts, ctx: &RouteContext) -> Result<Self, ParamsError> {
+    async fn from_request_parts(
+        _parts: &mut Parts,
+        ctx: &RouteContext,
+        _: &S,
+    ) -> Result<Self, ParamsError> {
         ctx.params().map(Path)
     }
 }

@@ -118,17 +118,17 @@ where
 ///
 /// See the [module docs](super) for the pattern syntax and the matching rules.
 #[must_use]
-pub struct Routes {
+pub struct Routes<S = ()> {
     registrations: Vec<Registration>,
-    services: Vec<Pending>,
+    services: Vec<Pending<S>>,
     not_found: Option<AnyService>,
     cache: Option<crate::cache::Cache>,
 }
 
 /// A registration's target before the table is built: route handlers are turned into
 /// services by [`Routes::try_build`], once the table's cache is known.
-enum Pending {
-    Route(Box<RouteHandler>),
+enum Pending<S> {
+    Route(Box<RouteHandler<S>>),
     Page(AnyService),
 }
 
@@ -139,13 +139,13 @@ enum Target {
     Page(AnyService),
 }
 
-impl Default for Routes {
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Routes {
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
     /// An empty table.
     pub fn new() -> Self {
         Self {
@@ -169,7 +169,7 @@ impl Routes {
     /// [`RouteHandler::path`]). Problems with the pattern are reported by
     /// [`try_build`](Self::try_build), together with this call's location.
     #[track_caller]
-    pub fn route(mut self, pattern: &str, handler: RouteHandler) -> Self {
+    pub fn route(mut self, pattern: &str, handler: RouteHandler<S>) -> Self {
         let pattern: Arc<str> = pattern.into();
         let handler = handler.path(pattern.clone());
         self.push(
@@ -187,11 +187,11 @@ impl Routes {
     /// The page receives the path parameters as a [`RouteContext`] in the request
     /// extensions. Its errors are turned into responses with [`IntoResponse`].
     #[track_caller]
-    pub fn page<S, ResBody: 'static>(mut self, pattern: &str, service: S) -> Self
+    pub fn page<T, ResBody: 'static>(mut self, pattern: &str, service: T) -> Self
     where
-        S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
-        S::Future: Send + 'static,
-        S::Error: IntoResponse,
+        T: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+        T::Future: Send + 'static,
+        T::Error: IntoResponse,
         Response<ResBody>: IntoResponse,
     {
         self.push(
@@ -204,11 +204,11 @@ impl Routes {
 
     /// Sets the service that answers requests no registration matches. The default answers
     /// `404 Not Found` with an empty body.
-    pub fn not_found<S, ResBody: 'static>(mut self, service: S) -> Self
+    pub fn not_found<T, ResBody: 'static>(mut self, service: T) -> Self
     where
-        S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
-        S::Future: Send + 'static,
-        S::Error: IntoResponse,
+        T: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+        T::Future: Send + 'static,
+        T::Error: IntoResponse,
         Response<ResBody>: IntoResponse,
     {
         self.not_found = Some(erase(service));
@@ -216,12 +216,53 @@ impl Routes {
     }
 
     #[track_caller]
-    fn push(&mut self, kind: RegistrationKind, pattern: Arc<str>, target: Pending) {
+    fn push(&mut self, kind: RegistrationKind, pattern: Arc<str>, target: Pending<S>) {
         self.registrations
             .push(Registration::new(kind, pattern, Location::caller()));
         self.services.push(target);
     }
 
+    /// Gives every route of the table its state (see
+    /// [`RouteHandler::with_state`]): their [`State`](crate::extract::State) arguments are
+    /// made from it. The table can then be built, or go into a table of any state with
+    /// [`merge`](Self::merge) or [`nest`](Self::nest).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use route_handlers::{RouteHandler, Routes, extract::State};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Db(Arc<Vec<String>>);
+    ///
+    /// async fn list(State(db): State<Db>) -> String {
+    ///     db.0.join(",")
+    /// }
+    ///
+    /// let table = Routes::new()
+    ///     .route("/api/products", RouteHandler::new().get(list))
+    ///     .with_state(Db::default())
+    ///     .build();
+    /// # let _ = table;
+    /// ```
+    pub fn with_state<S2>(self, state: S) -> Routes<S2> {
+        let services = self
+            .services
+            .into_iter()
+            .map(|pending| match pending {
+                Pending::Route(route) => Pending::Route(Box::new(route.with_state(state.clone()))),
+                Pending::Page(page) => Pending::Page(page),
+            })
+            .collect();
+        Routes {
+            registrations: self.registrations,
+            services,
+            not_found: self.not_found,
+            cache: self.cache,
+        }
+    }
+}
+
+impl Routes {
     /// Checks every pattern and builds the table, or returns every problem found.
     pub fn try_build(self) -> Result<RouteTable, Conflicts> {
         let (patterns, mut conflicts) = conflict::check(&self.registrations);
@@ -303,7 +344,7 @@ impl Routes {
     }
 }
 
-impl fmt::Debug for Routes {
+impl<S> fmt::Debug for Routes<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Routes")
             .field("registrations", &self.registrations)
