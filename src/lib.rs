@@ -76,6 +76,9 @@ mod guard;
 pub mod handler;
 mod route;
 pub mod routes;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 pub mod metadata;
 
 /// The `cookie` crate, whose [`Cookie`](cookie::Cookie) type the request and response

@@ -797,6 +797,8 @@ impl RouteHandlerService {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        #[cfg(feature = "axum")]
+        let req = with_axum_captures(req);
         // Answers (`405`, `204`, hits) are made before the request is touched.
         let given = req.extensions().get::<RouteContext>();
         let canonical = given.and_then(RouteContext::path).map(|path| &**path);
@@ -811,6 +813,43 @@ impl RouteHandlerService {
             .unwrap_or_default();
         self.finish(begun, req, ctx)
     }
+}
+
+/// With the `axum` feature, a route that axum's router matched (`route_service("/p/{id}",
+/// route)`) gets the params axum captured, as a table's route gets its own.
+#[cfg(feature = "axum")]
+#[inline]
+fn with_axum_captures<B>(mut req: Request<B>) -> Request<B> {
+    if !req.extensions().is_empty() && req.extensions().get::<RouteContext>().is_none() {
+        if let Some(params) = axum_captures(&mut req) {
+            req.extensions_mut().insert(RouteContext::new(params));
+        }
+    }
+    req
+}
+
+#[cfg(feature = "axum")]
+#[cold]
+fn axum_captures<B>(req: &mut Request<B>) -> Option<crate::context::Params> {
+    use ::axum::extract::{FromRequestParts, RawPathParams};
+    use futures_util::FutureExt;
+
+    // axum's captures are read through its own extractor, which wants the request head.
+    let (mut parts, ()) = Request::new(()).into_parts();
+    std::mem::swap(&mut parts.extensions, req.extensions_mut());
+    let raw = RawPathParams::from_request_parts(&mut parts, &()).now_or_never();
+    let params = match raw {
+        Some(Ok(raw)) => {
+            let mut params = crate::context::Params::new();
+            for (name, value) in &raw {
+                params.push(name, crate::context::ParamValue::One(value.to_owned()));
+            }
+            Some(params).filter(|p| !p.is_empty())
+        }
+        _ => None,
+    };
+    std::mem::swap(&mut parts.extensions, req.extensions_mut());
+    params
 }
 
 pin_project_lite::pin_project! {

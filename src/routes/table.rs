@@ -568,6 +568,8 @@ impl RouteTable {
         B::Error: Into<BoxError>,
     {
         let inner = &*self.inner;
+        #[cfg(feature = "axum")]
+        let (req, stripped) = public_uri(req);
         match inner.matcher.lookup(req.uri().path()) {
             Lookup::Found { id, params } => {
                 let entry = &inner.entries[id];
@@ -602,12 +604,18 @@ impl RouteTable {
                     }
                 }
             }
-            Lookup::NotFound => match &inner.not_found {
-                Some(service) => {
-                    ResponseFuture::service(service.clone().oneshot(req.map(Body::new)))
+            Lookup::NotFound => {
+                #[cfg(feature = "axum")]
+                if stripped.is_some() {
+                    self.relative_mount(stripped.as_ref(), &req);
                 }
-                None => ResponseFuture::ready(empty(StatusCode::NOT_FOUND)),
-            },
+                match &inner.not_found {
+                    Some(service) => {
+                        ResponseFuture::service(service.clone().oneshot(req.map(Body::new)))
+                    }
+                    None => ResponseFuture::ready(empty(StatusCode::NOT_FOUND)),
+                }
+            }
             Lookup::Invalid(problem) => {
                 let message = InvalidPath { problem }.message();
                 let mut res = Response::new(Body::from(message));
@@ -618,6 +626,58 @@ impl RouteTable {
                 );
                 ResponseFuture::ready(res)
             }
+        }
+    }
+}
+
+/// With the `axum` feature, a request that axum routed through `nest_service` gets back the
+/// URI axum received (its `OriginalUri`), so that the table matches, keys its cache and
+/// shows its handlers the one public path. The second value is the path axum stripped the
+/// prefix from, when it did.
+#[cfg(feature = "axum")]
+#[inline]
+fn public_uri<B>(mut req: Request<B>) -> (Request<B>, Option<http::Uri>) {
+    if req.extensions().is_empty() {
+        return (req, None);
+    }
+    let original = match req.extensions().get::<::axum::extract::OriginalUri>() {
+        Some(original) if original.path() != req.uri().path() => original.0.clone(),
+        _ => return (req, None),
+    };
+    let stripped = std::mem::replace(req.uri_mut(), original);
+    (req, Some(stripped))
+}
+
+#[cfg(feature = "axum")]
+impl RouteTable {
+    /// Warns when the path axum stripped under `nest_service` matches a route although the
+    /// path it received does not: a table of relative patterns mounted at a prefix. Said
+    /// once, at the warning level; the request goes to the not-found service, since its
+    /// cache key and `revalidate_path` would not be the public path.
+    #[cold]
+    fn relative_mount<B>(&self, stripped: Option<&http::Uri>, req: &Request<B>) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static SAID: AtomicBool = AtomicBool::new(false);
+        let Some(stripped) = stripped else {
+            return;
+        };
+        let matched = match self.inner.matcher.lookup(stripped.path()) {
+            Lookup::Found { id, .. } => &self.inner.entries[id].url,
+            _ => return,
+        };
+        if !SAID.swap(true, Ordering::Relaxed) {
+            let prefix = req
+                .uri()
+                .path()
+                .strip_suffix(stripped.path())
+                .unwrap_or("<prefix>");
+            tracing::warn!(
+                "the route table is mounted at {prefix} (axum `nest_service`) but its pattern \
+                 {matched} does not start with it; {} is answered 404. Write the patterns as \
+                 public paths ({prefix}{matched}), or build the table with \
+                 `Routes::new().nest(\"{prefix}\", routes)`",
+                req.uri().path()
+            );
         }
     }
 }
