@@ -415,19 +415,15 @@ impl<'a> Checker<'a> {
             .expect("only parsed patterns are in the tree")
     }
 
-    /// Registration `new` answers the same URL as the earlier `existing`; worded as
-    /// Turbopack's "Conflicting ..." issue, the newer registration first.
+    /// Registration `new` answers the same URL as the earlier `existing`. Worded as
+    /// Turbopack's "Conflicting ..." issue, the newer registration first; two pages as
+    /// Next.js' app loader words them, the earlier first.
     fn same_url(&mut self, new: usize, existing: usize) {
         let (a, b) = (
             self.registrations[new].kind(),
             self.registrations[existing].kind(),
         );
         let url = self.pattern(new).url();
-        let names = if a == b {
-            format!("{a}s")
-        } else {
-            format!("{a} and {b}")
-        };
         let page_a = self.pattern(new).app_page(a.as_str());
         let page_b = self.pattern(existing).app_page(b.as_str());
         let hint = if a != b {
@@ -445,6 +441,24 @@ impl<'a> Checker<'a> {
                  one of them a distinct path"
             )
         };
+        if a == RegistrationKind::Page && b == RegistrationKind::Page {
+            self.push(
+                ConflictKind::SameUrl,
+                format!(
+                    "You cannot have two parallel pages that resolve to the same path. Please \
+                     check {page_b} and {page_a}. Refer to the route group docs for more \
+                     information: {ROUTE_GROUP_DOCS}"
+                ),
+                hint,
+                [existing, new],
+            );
+            return;
+        }
+        let names = if a == b {
+            format!("{a}s")
+        } else {
+            format!("{a} and {b}")
+        };
         self.push(
             ConflictKind::SameUrl,
             format!("Conflicting {names} at {url}: {a} at {page_a} and {b} at {page_b}"),
@@ -453,6 +467,10 @@ impl<'a> Checker<'a> {
         );
     }
 }
+
+/// The page Next.js links from its message about two pages at one path.
+const ROUTE_GROUP_DOCS: &str =
+    "https://nextjs.org/docs/app/building-your-application/routing/route-groups";
 
 /// Whether two patterns answer exactly the same URLs with the same parameter names.
 fn same_url(a: &Pattern, b: &Pattern) -> bool {
@@ -531,6 +549,59 @@ mod tests {
                 "Conflicting route and page at /conflict: route at /conflict/route and page at \
                  /conflict/page",
                 "Conflicting routes at /x: route at /(b)/x/route and route at /(a)/x/route",
+            ]
+        );
+    }
+
+    #[test]
+    fn two_pages_at_one_path_use_the_app_loader_wording() {
+        let regs = [
+            reg(RegistrationKind::Page, "/(a)/x"),
+            reg(RegistrationKind::Page, "/(b)/x/"),
+            reg(RegistrationKind::Page, "/(a)"),
+            reg(RegistrationKind::Page, "/(b)"),
+            reg(RegistrationKind::Page, "/same"),
+            reg(RegistrationKind::Page, "/same"),
+        ];
+        let (_, conflicts) = check(&regs);
+        let got: Vec<(&str, &str, Vec<&str>)> = conflicts
+            .iter()
+            .map(|c| {
+                let patterns = c.registrations.iter().map(|r| r.pattern()).collect();
+                (c.message.as_str(), c.hint.as_str(), patterns)
+            })
+            .collect();
+        let docs = "Refer to the route group docs for more information: \
+                    https://nextjs.org/docs/app/building-your-application/routing/route-groups";
+        assert_eq!(
+            got,
+            [
+                (
+                    &*format!(
+                        "You cannot have two parallel pages that resolve to the same path. \
+                         Please check /(a)/page and /(b)/page. {docs}"
+                    ),
+                    "route groups add no URL segment, so both answer \"/\"; keep one, or give \
+                     one of them a distinct path",
+                    vec!["/(a)", "/(b)"],
+                ),
+                (
+                    &*format!(
+                        "You cannot have two parallel pages that resolve to the same path. \
+                         Please check /same/page and /same/page. {docs}"
+                    ),
+                    "\"/same\" is registered twice; remove one registration",
+                    vec!["/same", "/same"],
+                ),
+                (
+                    &*format!(
+                        "You cannot have two parallel pages that resolve to the same path. \
+                         Please check /(a)/x/page and /(b)/x/page. {docs}"
+                    ),
+                    "route groups add no URL segment, so both answer \"/x\"; keep one, or give \
+                     one of them a distinct path",
+                    vec!["/(a)/x", "/(b)/x/"],
+                ),
             ]
         );
     }

@@ -105,6 +105,7 @@
 //! |---|---|
 //! | a route and a page at one URL | `Conflicting route and page at /x: route at /x/route and page at /x/page` |
 //! | two routes at one URL through groups | `Conflicting routes at /x: route at /(b)/x/route and route at /(a)/x/route` |
+//! | two pages at one URL through groups | `You cannot have two parallel pages that resolve to the same path. Please check /(a)/x/page and /(b)/x/page. Refer to the route group docs for more information: https://nextjs.org/docs/app/building-your-application/routing/route-groups` |
 //! | different names at one position | `You cannot use different slug names for the same dynamic path ('id' !== 'slug').` |
 //! | a name twice in a path | `You cannot have the same slug name "id" repeat within a single dynamic path` |
 //! | names equal but for symbols | `You cannot have the slug names "a-b" and "ab" differ only by non-word symbols within a single dynamic path` |
@@ -114,6 +115,11 @@
 //! | `[[x]]` | `Optional route parameters are not yet supported ("[[x]]").` |
 //! | stray brackets | `Segment names may not start or end with extra brackets ('[...id').` |
 //! | a name starting with a period | `Segment names may not start with erroneous periods ('.id').` |
+//! | `{id}`, axum 0.8 syntax (not a Next.js error; so are the next four) | `"{id}" is axum's syntax for a path parameter; this table uses Next.js folder names: write "[id]"` |
+//! | `{*rest}`, axum 0.8 syntax | `"{*rest}" is axum's syntax for a catch-all parameter; this table uses Next.js folder names: write "[...rest]"` |
+//! | `:id`, express or axum 0.7 syntax | `":id" is the express and axum 0.7 syntax for a path parameter; this table uses Next.js folder names: write "[id]"` |
+//! | `*rest`, express or axum 0.7 syntax | `"*rest" is the express and axum 0.7 syntax for a catch-all parameter; this table uses Next.js folder names: write "[...rest]"` |
+//! | a parameter inside a name | `"id{id}" puts an axum path parameter inside a folder name; a Next.js parameter is a whole folder name, such as "[id]"` |
 //!
 //! Next.js finds the slug-name problems only when the first request arrives; here they stop
 //! the table from being built. Two differences in detail: the optional catch-all message

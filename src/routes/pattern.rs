@@ -7,6 +7,17 @@
 //!
 //! The checks on one folder name follow Next.js' `sorted-routes.ts` in order and wording;
 //! the checks between patterns live in `conflict.rs`.
+//!
+//! A static name written in another router's syntax is refused rather than taken literally,
+//! since taken literally it would never match what was meant: `{id}` and `{*rest}` (axum 0.8,
+//! matchit 0.8), `:id` and `*rest` (express, axum 0.7, with express' `?`, `+`, `*` and
+//! `(regex)` modifiers read too), and any other `{` or `}` in a static name (matchit's
+//! parameter inside a segment, `id{id}`, or its `{{` escape). The problem names the Next.js
+//! folder name and the whole pattern rewritten with it. The check reads the name as written,
+//! before percent-decoding, so the literal is always available: `%7Bid%7D` is the segment
+//! `{id}`, `%3Aid` is `:id`, `%2A` is `*`. A `:` or `*` after the first character stays
+//! literal (`books:search`, the colon of Google's custom methods, or `a*b`): there it is
+//! rarely another router's syntax and often a real URL.
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -19,6 +30,13 @@ use crate::context::hex;
 pub enum ConflictKind {
     /// The pattern does not start with `/`, or a folder name has a bad `%` escape.
     InvalidPattern,
+    /// A folder name in another router's syntax, which taken literally would never match
+    /// what was meant: `{id}` or `{*rest}` (axum 0.8, matchit), `:id` or `*rest` (express,
+    /// axum 0.7), or any other `{` or `}` in a static name. The hint gives the pattern in
+    /// Next.js folder names, and the percent-encoded name that matches it literally
+    /// (`%7Bid%7D`, `%3Aid`, `%2Arest`). A `:` or `*` after the first character stays a
+    /// literal (`books:search`, `a*b`).
+    ForeignSyntax,
     /// A folder name starts with `_` (a private folder in Next.js).
     PrivateFolder,
     /// A folder name starts with `@` (a parallel route slot).
@@ -191,25 +209,54 @@ pub(crate) fn parse(raw: &str) -> (Option<Pattern>, Vec<Problem>) {
         ));
     }
     let mut segments = Vec::new();
-    let mut readable = true;
+    let mut unreadable = Vec::new();
+    // The pattern with every name in another router's syntax rewritten, for their hints.
+    let mut rewritten = String::with_capacity(raw.len() + 1);
     for name in raw.split('/').filter(|s| !s.is_empty()) {
+        rewritten.push('/');
         match parse_segment(name) {
-            Ok(segment) => segments.push(segment),
-            Err(problem) => {
-                readable = false;
-                problems.push(problem);
+            Ok(segment) => {
+                rewritten.push_str(name);
+                segments.push(segment);
+            }
+            Err(Unreadable::Problem(problem)) => {
+                rewritten.push_str(name);
+                unreadable.push(Unreadable::Problem(problem));
+            }
+            Err(Unreadable::Foreign(foreign)) => {
+                rewritten.push_str(&foreign.replacement);
+                unreadable.push(Unreadable::Foreign(foreign));
             }
         }
     }
-    if !readable {
+    if !unreadable.is_empty() {
+        problems.extend(unreadable.into_iter().map(|u| match u {
+            Unreadable::Problem(problem) => problem,
+            Unreadable::Foreign(foreign) => foreign.into_problem(&rewritten),
+        }));
         return (None, problems);
     }
     path_problems(&segments, &mut problems);
     (Some(Pattern { segments }), problems)
 }
 
+/// Why a folder name could not be read.
+#[derive(Debug)]
+enum Unreadable {
+    Problem(Problem),
+    /// Another router's syntax: its hint needs the whole pattern rewritten, so it becomes
+    /// a [`Problem`] once every name has been read.
+    Foreign(Foreign),
+}
+
+impl From<Problem> for Unreadable {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(problem)
+    }
+}
+
 /// Reads one folder name.
-fn parse_segment(name: &str) -> Result<Segment, Problem> {
+fn parse_segment(name: &str) -> Result<Segment, Unreadable> {
     if name.starts_with('(') && name.ends_with(')') && name.len() >= 2 {
         return Ok(Segment::Group(name[1..name.len() - 1].into()));
     }
@@ -221,7 +268,8 @@ fn parse_segment(name: &str) -> Result<Segment, Problem> {
                 "a slot renders beside a page in a layout and adds no URL segment; register the \
                  service without the \"@{slot}\" segment"
             ),
-        ));
+        )
+        .into());
     }
     if let Some(rest) = name.strip_prefix('_') {
         return Err(Problem::new(
@@ -231,13 +279,18 @@ fn parse_segment(name: &str) -> Result<Segment, Problem> {
                 "Next.js ignores folders whose name starts with \"_\"; to match the URL segment \
                  \"{name}\", write the folder name as \"%5F{rest}\""
             ),
-        ));
+        )
+        .into());
     }
     if name.starts_with('[') && name.ends_with(']') && name.len() >= 2 {
-        return parse_dynamic(name);
+        return parse_dynamic(name).map_err(Unreadable::Problem);
     }
     if name.contains(['[', ']']) {
-        return Err(extra_brackets(name));
+        return Err(extra_brackets(name).into());
+    }
+    // Before decoding: `%7Bid%7D` is the literal `{id}`.
+    if let Some(foreign) = Foreign::read(name) {
+        return Err(Unreadable::Foreign(foreign));
     }
     match decode(name) {
         Some(literal) if literal == "." || literal == ".." => Err(Problem::new(
@@ -246,14 +299,16 @@ fn parse_segment(name: &str) -> Result<Segment, Problem> {
             "a request path with a \".\" or \"..\" segment is answered 400 Bad Request, so no \
              route can match one; remove the segment"
                 .into(),
-        )),
+        )
+        .into()),
         Some(literal) if literal.contains('\0') => Err(Problem::new(
             ConflictKind::InvalidPattern,
             format!("the folder name \"{name}\" has an encoded NUL byte"),
             "a request path with \"%00\" is answered 400 Bad Request, so no route can match \
              one; remove the escape"
                 .into(),
-        )),
+        )
+        .into()),
         Some(literal) => Ok(Segment::Static {
             raw: name.into(),
             literal: literal.into(),
@@ -264,8 +319,256 @@ fn parse_segment(name: &str) -> Result<Segment, Problem> {
             "escapes are \"%\" and two hex digits that decode to UTF-8; write a literal \"%\" \
              as \"%25\""
                 .into(),
-        )),
+        )
+        .into()),
     }
+}
+
+/// A static folder name written in another router's syntax.
+#[derive(Debug)]
+struct Foreign {
+    /// The name as written.
+    raw: Box<str>,
+    message: String,
+    /// What to write instead: the Next.js folder name, or the percent-encoded literal when
+    /// Next.js has no folder name for what was meant (a parameter inside a name).
+    replacement: String,
+    /// The name percent-encoded so that it matches literally.
+    literal: String,
+}
+
+/// The Next.js folder name a foreign parameter becomes.
+#[derive(Clone, Copy)]
+enum NextForm {
+    Param,
+    CatchAll,
+    OptionalCatchAll,
+}
+
+impl NextForm {
+    fn write(self, name: &str) -> String {
+        match self {
+            Self::Param => format!("[{name}]"),
+            Self::CatchAll => format!("[...{name}]"),
+            Self::OptionalCatchAll => format!("[[...{name}]]"),
+        }
+    }
+}
+
+/// The name suggested when the foreign parameter has none (`*`, `{}`), as in the Next.js docs.
+const PLACEHOLDER: &str = "slug";
+
+impl Foreign {
+    /// Recognises another router's syntax in a name that would otherwise be static.
+    fn read(name: &str) -> Option<Self> {
+        if let Some(rest) = name.strip_prefix(':') {
+            return Some(Self::colon(name, rest));
+        }
+        if let Some(rest) = name.strip_prefix('*') {
+            return Some(Self::star(name, rest));
+        }
+        if name.contains(['{', '}']) {
+            return Some(Self::braces(name));
+        }
+        None
+    }
+
+    /// `:id` (express, axum 0.7), with express' modifiers `?`, `+`, `*` and `(regex)`.
+    fn colon(raw: &str, rest: &str) -> Self {
+        // Express names are word characters; anything else ends the name.
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let (name, modifier) = rest.split_at(end);
+        let (who, what, form, note) = match modifier {
+            "" => (
+                "the express and axum 0.7 syntax",
+                "a path parameter",
+                NextForm::Param,
+                "",
+            ),
+            "?" => (
+                "the express syntax",
+                "an optional path parameter",
+                NextForm::OptionalCatchAll,
+                ", which also matches more than one segment (Next.js has no optional single \
+                 segment)",
+            ),
+            "+" => (
+                "the express syntax",
+                "a parameter of one or more segments",
+                NextForm::CatchAll,
+                "",
+            ),
+            "*" => (
+                "the express syntax",
+                "a parameter of zero or more segments",
+                NextForm::OptionalCatchAll,
+                "",
+            ),
+            m if m.starts_with('(') && m.ends_with(')') => (
+                "the express syntax",
+                "a path parameter with a pattern",
+                NextForm::Param,
+                " and check the value in the handler (folder names have no patterns)",
+            ),
+            _ => return Self::inside(raw, "an express path parameter", "[id]"),
+        };
+        Self::parameter(raw, who, what, form, name, note)
+    }
+
+    /// `*rest` (express 5, axum 0.7) and the unnamed `*` (express 4).
+    fn star(raw: &str, rest: &str) -> Self {
+        if rest.is_empty() {
+            return Self::parameter(
+                raw,
+                "the express syntax",
+                "an unnamed catch-all parameter",
+                NextForm::CatchAll,
+                rest,
+                "",
+            );
+        }
+        if is_plain(rest) {
+            return Self::parameter(
+                raw,
+                "the express and axum 0.7 syntax",
+                "a catch-all parameter",
+                NextForm::CatchAll,
+                rest,
+                "",
+            );
+        }
+        Self::inside(raw, "an express catch-all", "[...slug]")
+    }
+
+    /// `{id}` and `{*rest}` (axum 0.8, matchit 0.8), matchit's `{{` and `}}` escapes, and a
+    /// brace anywhere else.
+    fn braces(raw: &str) -> Self {
+        if let Some(inner) = raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            if !inner.contains(['{', '}']) {
+                let (what, form, name) = match inner.strip_prefix('*') {
+                    Some(name) => ("a catch-all parameter", NextForm::CatchAll, name),
+                    None => ("a path parameter", NextForm::Param, inner),
+                };
+                if name.is_empty() || is_plain(name) {
+                    return Self::parameter(raw, "axum's syntax", what, form, name, "");
+                }
+            }
+        }
+        if let Some(unescaped) = unescape_braces(raw) {
+            let literal = percent_encode_syntax(&unescaped);
+            return Self {
+                message: format!(
+                    "\"{raw}\" is axum's escape for the literal folder name \"{unescaped}\"; this \
+                     table percent-decodes folder names instead: write \"{literal}\""
+                ),
+                raw: raw.into(),
+                replacement: literal.clone(),
+                literal,
+            };
+        }
+        Self::inside(raw, "an axum path parameter", "[id]")
+    }
+
+    /// A whole-name parameter: `message` names its Next.js folder name.
+    fn parameter(raw: &str, who: &str, what: &str, form: NextForm, name: &str, note: &str) -> Self {
+        let (name, any) = if name.is_empty() {
+            (PLACEHOLDER, " (any name will do)")
+        } else {
+            (name, "")
+        };
+        let next = form.write(name);
+        Self {
+            message: format!(
+                "\"{raw}\" is {who} for {what}; this table uses Next.js folder names: write \
+                 \"{next}\"{any}{note}"
+            ),
+            raw: raw.into(),
+            replacement: next,
+            literal: percent_encode_syntax(raw),
+        }
+    }
+
+    /// A parameter inside a longer name (`id{id}`, `:from-:to`, `*.json`), which Next.js
+    /// cannot express: the only reading that matches is the literal one.
+    fn inside(raw: &str, what: &str, example: &str) -> Self {
+        let literal = percent_encode_syntax(raw);
+        Self {
+            message: format!(
+                "\"{raw}\" puts {what} inside a folder name; a Next.js parameter is a whole \
+                 folder name, such as \"{example}\""
+            ),
+            raw: raw.into(),
+            replacement: literal.clone(),
+            literal,
+        }
+    }
+
+    /// The problem, with `rewritten`: the whole pattern with every foreign name replaced.
+    fn into_problem(self, rewritten: &str) -> Problem {
+        let Self {
+            raw,
+            message,
+            replacement,
+            literal,
+        } = self;
+        let hint = if replacement == literal {
+            format!(
+                "percent-encode the name to match it literally: write the pattern as \
+                 \"{rewritten}\""
+            )
+        } else {
+            format!(
+                "write the pattern as \"{rewritten}\"; to match the folder name \"{raw}\" \
+                 literally, percent-encode it: \"{literal}\""
+            )
+        };
+        Problem::new(ConflictKind::ForeignSyntax, message, hint)
+    }
+}
+
+/// A parameter name that reads the same as a Next.js folder name: letters, digits, `_`, `-`
+/// and `.` (not first).
+fn is_plain(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// matchit's escapes undone (`{{` is `{`, `}}` is `}`), or `None` when `raw` has a brace
+/// that is not part of an escape.
+fn unescape_braces(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if (c == '{' || c == '}') && chars.next() != Some(c) {
+            return None;
+        }
+        out.push(c);
+    }
+    Some(out)
+}
+
+/// `name` with what another router would read as syntax percent-encoded: every brace, and a
+/// leading `:` or `*`; and `?` and `#`, which no request path holds unencoded. The result
+/// decodes back to `name`.
+fn percent_encode_syntax(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 6);
+    for (i, c) in name.char_indices() {
+        match c {
+            ':' if i == 0 => out.push_str("%3A"),
+            '*' if i == 0 => out.push_str("%2A"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            '?' => out.push_str("%3F"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Reads `[x]`, `[...x]` and `[[...x]]`, with the checks of Next.js' `sorted-routes.ts`.
@@ -537,9 +840,253 @@ mod tests {
             ),
         ];
         for (input, kind, message) in cases {
-            let problem = parse_segment(input).unwrap_err();
-            assert_eq!((problem.kind, problem.message.as_str()), (*kind, *message));
+            assert_eq!(problem(input), (*kind, message.to_string()));
         }
+    }
+
+    fn problem(name: &str) -> (ConflictKind, String) {
+        match parse_segment(name).unwrap_err() {
+            Unreadable::Problem(p) => (p.kind, p.message),
+            Unreadable::Foreign(f) => (ConflictKind::ForeignSyntax, f.message),
+        }
+    }
+
+    /// Every form of another router's syntax: the pattern, the message and the hint.
+    #[test]
+    fn foreign_syntax() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "/api/products/{id}",
+                "\"{id}\" is axum's syntax for a path parameter; this table uses Next.js folder \
+                 names: write \"[id]\"",
+                "write the pattern as \"/api/products/[id]\"; to match the folder name \"{id}\" \
+                 literally, percent-encode it: \"%7Bid%7D\"",
+            ),
+            (
+                "/files/{*rest}",
+                "\"{*rest}\" is axum's syntax for a catch-all parameter; this table uses \
+                 Next.js folder names: write \"[...rest]\"",
+                "write the pattern as \"/files/[...rest]\"; to match the folder name \
+                 \"{*rest}\" literally, percent-encode it: \"%7B*rest%7D\"",
+            ),
+            (
+                "/api/products/:id",
+                "\":id\" is the express and axum 0.7 syntax for a path parameter; this table \
+                 uses Next.js folder names: write \"[id]\"",
+                "write the pattern as \"/api/products/[id]\"; to match the folder name \":id\" \
+                 literally, percent-encode it: \"%3Aid\"",
+            ),
+            (
+                "/files/*rest",
+                "\"*rest\" is the express and axum 0.7 syntax for a catch-all parameter; this \
+                 table uses Next.js folder names: write \"[...rest]\"",
+                "write the pattern as \"/files/[...rest]\"; to match the folder name \"*rest\" \
+                 literally, percent-encode it: \"%2Arest\"",
+            ),
+            (
+                "/files/*",
+                "\"*\" is the express syntax for an unnamed catch-all parameter; this table \
+                 uses Next.js folder names: write \"[...slug]\" (any name will do)",
+                "write the pattern as \"/files/[...slug]\"; to match the folder name \"*\" \
+                 literally, percent-encode it: \"%2A\"",
+            ),
+            (
+                "/a/{}",
+                "\"{}\" is axum's syntax for a path parameter; this table uses Next.js folder \
+                 names: write \"[slug]\" (any name will do)",
+                "write the pattern as \"/a/[slug]\"; to match the folder name \"{}\" \
+                 literally, percent-encode it: \"%7B%7D\"",
+            ),
+            (
+                "/users/:id?",
+                "\":id?\" is the express syntax for an optional path parameter; this table uses \
+                 Next.js folder names: write \"[[...id]]\", which also matches more than one \
+                 segment (Next.js has no optional single segment)",
+                "write the pattern as \"/users/[[...id]]\"; to match the folder name \":id?\" \
+                 literally, percent-encode it: \"%3Aid%3F\"",
+            ),
+            (
+                "/docs/:path+",
+                "\":path+\" is the express syntax for a parameter of one or more segments; this \
+                 table uses Next.js folder names: write \"[...path]\"",
+                "write the pattern as \"/docs/[...path]\"; to match the folder name \
+                 \":path+\" literally, percent-encode it: \"%3Apath+\"",
+            ),
+            (
+                "/docs/:path*",
+                "\":path*\" is the express syntax for a parameter of zero or more segments; \
+                 this table uses Next.js folder names: write \"[[...path]]\"",
+                "write the pattern as \"/docs/[[...path]]\"; to match the folder name \
+                 \":path*\" literally, percent-encode it: \"%3Apath*\"",
+            ),
+            (
+                "/u/:id(\\d+)",
+                "\":id(\\d+)\" is the express syntax for a path parameter with a pattern; this \
+                 table uses Next.js folder names: write \"[id]\" and check the value in the \
+                 handler (folder names have no patterns)",
+                "write the pattern as \"/u/[id]\"; to match the folder name \":id(\\d+)\" \
+                 literally, percent-encode it: \"%3Aid(\\d+)\"",
+            ),
+            (
+                "/img/id{id}",
+                "\"id{id}\" puts an axum path parameter inside a folder name; a Next.js \
+                 parameter is a whole folder name, such as \"[id]\"",
+                "percent-encode the name to match it literally: write the pattern as \
+                 \"/img/id%7Bid%7D\"",
+            ),
+            (
+                "/img/{name}.png",
+                "\"{name}.png\" puts an axum path parameter inside a folder name; a Next.js \
+                 parameter is a whole folder name, such as \"[id]\"",
+                "percent-encode the name to match it literally: write the pattern as \
+                 \"/img/%7Bname%7D.png\"",
+            ),
+            (
+                "/flights/:from-:to",
+                "\":from-:to\" puts an express path parameter inside a folder name; a Next.js \
+                 parameter is a whole folder name, such as \"[id]\"",
+                "percent-encode the name to match it literally: write the pattern as \
+                 \"/flights/%3Afrom-:to\"",
+            ),
+            (
+                "/static/*.js",
+                "\"*.js\" puts an express catch-all inside a folder name; a Next.js parameter \
+                 is a whole folder name, such as \"[...slug]\"",
+                "percent-encode the name to match it literally: write the pattern as \
+                 \"/static/%2A.js\"",
+            ),
+            (
+                "/{{id}}",
+                "\"{{id}}\" is axum's escape for the literal folder name \"{id}\"; this table \
+                 percent-decodes folder names instead: write \"%7Bid%7D\"",
+                "percent-encode the name to match it literally: write the pattern as \
+                 \"/%7Bid%7D\"",
+            ),
+            (
+                "/a}",
+                "\"a}\" puts an axum path parameter inside a folder name; a Next.js parameter \
+                 is a whole folder name, such as \"[id]\"",
+                "percent-encode the name to match it literally: write the pattern as \
+                 \"/a%7D\"",
+            ),
+        ];
+        for (pattern, message, hint) in cases {
+            let (parsed, problems) = parse(pattern);
+            assert!(parsed.is_none(), "{pattern}");
+            let got: Vec<_> = problems
+                .iter()
+                .map(|p| (p.kind, p.message.as_str(), p.hint.as_str()))
+                .collect();
+            assert_eq!(
+                got,
+                [(ConflictKind::ForeignSyntax, *message, *hint)],
+                "{pattern}"
+            );
+        }
+    }
+
+    /// The hint's literal spelling of each foreign name reads back as that name, so there
+    /// is always a way to match it literally.
+    #[test]
+    fn every_foreign_name_has_a_literal_spelling() {
+        for name in [
+            "{id}",
+            "{*rest}",
+            ":id",
+            "*rest",
+            "*",
+            "{}",
+            ":id?",
+            ":p+",
+            ":p*",
+            "id{id}",
+            "{a}.png",
+            ":from-:to",
+            "*.js",
+            "a}",
+            "{",
+            "a{b",
+            ":a#b",
+        ] {
+            let Err(Unreadable::Foreign(foreign)) = parse_segment(name) else {
+                panic!("{name} is foreign syntax");
+            };
+            assert_eq!(
+                seg(&foreign.literal),
+                Segment::Static {
+                    raw: foreign.literal.as_str().into(),
+                    literal: name.into(),
+                },
+                "{name}"
+            );
+        }
+        // matchit's escapes: the literal is what matchit would have matched.
+        let Err(Unreadable::Foreign(foreign)) = parse_segment("{{id}}") else {
+            panic!("an escape is foreign syntax");
+        };
+        assert_eq!(decode(&foreign.literal).as_deref(), Some("{id}"));
+    }
+
+    #[test]
+    fn literal_names_that_look_foreign_stay_static() {
+        for (raw, literal) in [
+            ("%7Bid%7D", "{id}"),
+            ("%7B*rest%7D", "{*rest}"),
+            ("%3Aid", ":id"),
+            ("%3aid", ":id"),
+            ("%2Arest", "*rest"),
+            ("a:b", "a:b"),
+            ("books:search", "books:search"),
+            ("a*b", "a*b"),
+            ("robots.txt", "robots.txt"),
+        ] {
+            assert_eq!(
+                seg(raw),
+                Segment::Static {
+                    raw: raw.into(),
+                    literal: literal.into()
+                },
+                "{raw}"
+            );
+        }
+        // A group, a slot, a private folder and a dynamic segment are read as such first.
+        assert_eq!(seg("(:id)"), Segment::Group(":id".into()));
+        assert_eq!(seg("[:id]"), Segment::Param(":id".into()));
+        assert_eq!(problem("_{id}").0, ConflictKind::PrivateFolder);
+        assert_eq!(problem("@{id}").0, ConflictKind::ParallelSlot);
+        assert_eq!(problem("{id}]").0, ConflictKind::ExtraBrackets);
+    }
+
+    /// Each foreign name is its own problem, and every hint gives the pattern with all of
+    /// them rewritten.
+    #[test]
+    fn the_hint_rewrites_every_foreign_name_of_the_pattern() {
+        let (parsed, problems) = parse("/users/:uid/(g)/posts/{pid}/_x/");
+        assert!(parsed.is_none());
+        let got: Vec<_> = problems.iter().map(|p| (p.kind, p.hint.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    ConflictKind::ForeignSyntax,
+                    "write the pattern as \"/users/[uid]/(g)/posts/[pid]/_x\"; to match the \
+                     folder name \":uid\" literally, percent-encode it: \"%3Auid\""
+                ),
+                (
+                    ConflictKind::ForeignSyntax,
+                    "write the pattern as \"/users/[uid]/(g)/posts/[pid]/_x\"; to match the \
+                     folder name \"{pid}\" literally, percent-encode it: \"%7Bpid%7D\""
+                ),
+                (
+                    ConflictKind::PrivateFolder,
+                    "Next.js ignores folders whose name starts with \"_\"; to match the URL \
+                     segment \"_x\", write the folder name as \"%5Fx\""
+                ),
+            ]
+        );
+        // The rewritten pattern is a Next.js pattern.
+        let (parsed, problems) = parse("/users/[uid]/(g)/posts/[pid]");
+        assert!(parsed.is_some() && problems.is_empty());
     }
 
     #[test]
