@@ -114,7 +114,10 @@ where
         _: &RouteContext,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        T::from_request_parts(parts, state).await.map(Axum).map_err(Axum)
+        T::from_request_parts(parts, state)
+            .await
+            .map(Axum)
+            .map_err(Axum)
     }
 }
 
@@ -164,7 +167,8 @@ where
     ) -> Result<Self, Self::Rejection> {
         let limit = ctx.body_limit();
         let limit = limit.get().unwrap_or(usize::MAX);
-        let req = req.map(|body| ::axum::body::Body::new(http_body_util::Limited::new(body, limit)));
+        let req =
+            req.map(|body| ::axum::body::Body::new(http_body_util::Limited::new(body, limit)));
         T::from_request(req, state)
             .await
             .map(AxumRequest)

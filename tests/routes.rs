@@ -380,7 +380,11 @@ fn every_conflict_rule_with_its_exact_message() {
         ),
         (
             &[(P, "/(a)/login"), (P, "/(b)/login")],
-            &["Conflicting pages at /login: page at /(b)/login/page and page at /(a)/login/page"],
+            &[
+                "You cannot have two parallel pages that resolve to the same path. Please check \
+                 /(a)/login/page and /(b)/login/page. Refer to the route group docs for more \
+                 information: https://nextjs.org/docs/app/building-your-application/routing/route-groups",
+            ],
         ),
         (
             &[(R, "/x"), (R, "/x")],
