@@ -204,15 +204,18 @@ fn static_route(cache: &Cache) -> RouteHandler {
                 }))
             }
         })
-        .post(move || {
-            let revalidator = revalidator.clone();
-            async move {
-                match revalidator.revalidate_path("/api/static").await {
-                    Ok(()) => (StatusCode::OK, "invalidated /api/static\n").into_response(),
-                    Err(err) => {
-                        (StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")).into_response()
-                    }
-                }
+        .post(move || async move {
+            match revalidator.revalidate_path("/api/static").await {
+                Ok(report) => (
+                    StatusCode::OK,
+                    format!(
+                        "invalidated /api/static: {} entries of {:?}\n",
+                        report.entries().unwrap_or(0),
+                        report.routes()
+                    ),
+                )
+                    .into_response(),
+                Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")).into_response(),
             }
         })
         .dynamic(Dynamic::ForceStatic)

@@ -18,8 +18,8 @@ use tower_service::Service;
 use crate::{
     body::{Body, BodyLimit, BoxError, BoxResponseFuture},
     cache::{
-        self, Cache, CacheConfig, ConfigError, Dynamic, Miss, Origin, Policy, Resolved, Revalidate,
-        Served,
+        self, Cache, CacheConfig, ConfigError, Dynamic, Miss, Origin, Policy, Reach, Resolved,
+        Revalidate, Served, Shared,
     },
     context::{RequestData, RouteContext},
     guard::Guard,
@@ -81,6 +81,9 @@ pub struct RouteHandler<S = ()> {
     limits: Limits,
     cache_config: CacheConfig,
     cache: Option<Cache>,
+    /// Whether a route table serves it: the table then answers for it to the cache's
+    /// revalidator.
+    in_table: bool,
 }
 
 /// Per-route limits applied around every handler call (see [`Guard`]).
@@ -123,6 +126,7 @@ impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
             limits: Limits::default(),
             cache_config: CacheConfig::new(),
             cache: None,
+            in_table: false,
         }
     }
 
@@ -223,6 +227,7 @@ impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
             limits: self.limits,
             cache_config: self.cache_config,
             cache: self.cache,
+            in_table: self.in_table,
         }
     }
 
@@ -340,6 +345,17 @@ impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
         self.url = Some(url);
         self
     }
+
+    /// The route as a table serves it.
+    pub(crate) fn in_table(mut self) -> Self {
+        self.in_table = true;
+        self
+    }
+
+    /// Whether the route was given a cache of its own.
+    pub(crate) fn has_cache(&self) -> bool {
+        self.cache.is_some()
+    }
 }
 
 impl RouteHandler {
@@ -361,15 +377,29 @@ impl RouteHandler {
     /// settings (see [`cache`](crate::cache)).
     pub fn try_into_service(self) -> Result<RouteHandlerService, ConfigError> {
         let cache = self.cached_get()?;
-        Ok(RouteHandlerService {
-            inner: Arc::new(Inner {
-                dispatch: Dispatch::new(self.methods),
-                handlers: self.handlers.map(|handler| handler.map(|h| h.bind(()))),
-                path: self.path,
-                limits: self.limits,
-                cache,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            dispatch: Dispatch::new(self.methods),
+            handlers: self.handlers.map(|handler| handler.map(|h| h.bind(()))),
+            path: self.path,
+            limits: self.limits,
+            cache,
+        });
+        if let Some(policy) = inner.cache.as_ref().filter(|_| !self.in_table) {
+            let reach: Arc<dyn Reach> = inner.clone();
+            policy.cache.shared.register(Arc::downgrade(&reach));
+        }
+        Ok(RouteHandlerService { inner })
+    }
+
+    /// Whether the route's `GET` responses are cached, by its settings.
+    pub(crate) fn wants_cache(&self) -> bool {
+        let reads = self.reads(&Method::GET);
+        reads.is_some()
+            && matches!(
+                self.cache_config
+                    .resolve(self.path_name(), reads.unwrap_or(RequestData::NONE)),
+                Ok(Resolved::Cached(_))
+            )
     }
 
     /// Checks the cache settings; `None` when the `GET` responses are not cached.
@@ -392,10 +422,9 @@ impl RouteHandler {
                 Ok(None)
             }
             Resolved::Cached(settings) => {
-                let cache = self
-                    .cache
-                    .clone()
-                    .unwrap_or_else(|| Cache::global().clone());
+                // A route given no cache has one of its own, which its service's
+                // `revalidator` reaches; a table gives its routes the table's.
+                let cache = self.cache.clone().unwrap_or_default();
                 let literal = self.url.as_deref().or(self.path_name());
                 Ok(Some(Arc::new(Policy::new(settings, cache, literal))))
             }
@@ -462,8 +491,9 @@ impl<S> RouteHandler<S> {
         self
     }
 
-    /// Stores this route's entries in `cache` rather than in [`Cache::global`](crate::cache::Cache::global). The route
-    /// table sets it for all its routes.
+    /// Stores this route's entries in `cache` rather than in a cache of its own (see
+    /// [`RouteHandlerService::revalidator`]). A route table gives its routes its own cache
+    /// (see [`Routes::cache`](crate::Routes::cache)).
     pub fn cache(mut self, cache: &Cache) -> Self {
         self.cache = Some(cache.clone());
         self
@@ -684,10 +714,70 @@ impl RouteHandlerService {
         ResponseFuture::ready(self.inner.dispatch.answer(action), head)
     }
 
+    /// The cache of the route's `GET` responses, when they are cached.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.inner.cache.as_ref().map(|policy| &policy.cache)
+    }
+
+    /// A revalidator of the cache of the route's `GET` responses, when they are cached: the
+    /// one cache the route uses, whether it was given one or made its own.
+    ///
+    /// ```
+    /// use route_handlers::{RouteHandler, cache::Dynamic};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let route = RouteHandler::new()
+    ///     .get(|| async { "[]" })
+    ///     .dynamic(Dynamic::ForceStatic)
+    ///     .tags(["products"])
+    ///     .into_service();
+    /// let report = route.revalidator().unwrap().revalidate_tag("products").await.unwrap();
+    /// assert_eq!(report.routes(), ["(route)".into()]);
+    /// # }
+    /// ```
+    pub fn revalidator(&self) -> Option<crate::cache::Revalidator> {
+        self.cache().map(Cache::revalidator)
+    }
+
+    /// The route's policy when its `GET` responses are cached in `cache`.
+    pub(crate) fn cached_in(&self, cache: &Shared) -> Option<&Policy> {
+        self.inner.cached_in(cache)
+    }
+
     /// `None` when the route's `GET` responses are not cached; otherwise the revalidate
     /// window, `None` for an entry kept until it is invalidated.
     pub(crate) fn cached_window(&self) -> Option<Option<std::time::Duration>> {
         self.inner.cache.as_ref().map(|c| c.settings.revalidate)
+    }
+}
+
+impl Inner {
+    fn cached_in(&self, cache: &Shared) -> Option<&Policy> {
+        self.cache
+            .as_deref()
+            .filter(|policy| std::ptr::eq(&*policy.cache.shared, cache))
+    }
+
+    fn name(&self) -> Arc<str> {
+        self.path.clone().unwrap_or_else(|| "(route)".into())
+    }
+}
+
+/// A route outside any table: any path may be its own.
+impl Reach for Inner {
+    fn path(&self, cache: &Shared, _path: &str, out: &mut Vec<Arc<str>>) {
+        if self.cached_in(cache).is_some() {
+            out.push(self.name());
+        }
+    }
+
+    fn tag(&self, cache: &Shared, tag: &str, out: &mut Vec<Arc<str>>) {
+        if self
+            .cached_in(cache)
+            .is_some_and(|policy| policy.settings.tags.iter().any(|t| &**t == tag))
+        {
+            out.push(self.name());
+        }
     }
 }
 

@@ -530,10 +530,13 @@ async fn a_request_after_a_purge_does_not_join_the_fill_that_started_before_it()
         });
         settle().await;
         *db.lock().unwrap() = "new";
-        match purge {
+        let report = match purge {
             "path" => cache.revalidator().revalidate_path("/j").await.unwrap(),
             _ => cache.revalidator().revalidate_tag("t").await.unwrap(),
-        }
+        };
+        // Nothing stored yet, the fill is in flight: it is detached, and the route reached.
+        assert_eq!(report.entries(), Some(0), "{purge}: {report:?}");
+        assert_eq!(report.routes(), ["(route)".into()], "{purge}");
         let second = tokio::spawn({
             let svc = svc.clone();
             async move { send(&svc, get("/j")).await }
@@ -1270,23 +1273,38 @@ async fn hosts_share_an_entry_unless_keyed_by_host() {
 }
 
 #[tokio::test]
-async fn the_global_cache_is_used_by_default() {
+async fn a_route_given_no_cache_has_its_own_and_its_revalidator_reaches_it() {
     let runs = Counter::default();
     let svc = counting_route(&runs)
         .dynamic(Dynamic::ForceStatic)
+        .tags(["things"])
         .into_service();
-    let path = "/tests/cache/the-global-cache-is-used-by-default";
+    let path = "/tests/cache/own-cache";
     send(&svc, get(path)).await;
     let (_, h, _) = send(&svc, get(path)).await;
     assert_eq!(status_of(&h), "HIT");
-    Cache::global()
+    // Not a hidden global: the process-wide cache holds nothing of it.
+    let report = Cache::global()
         .revalidator()
         .revalidate_path(path)
         .await
         .unwrap();
+    assert!(report.reached_nothing(), "{report:?}");
+    let (_, h, _) = send(&svc, get(path)).await;
+    assert_eq!(status_of(&h), "HIT");
+
+    let revalidator = svc.revalidator().expect("a cached route has a cache");
+    let report = revalidator.revalidate_path(path).await.unwrap();
+    assert_eq!(report.entries(), Some(1));
+    assert_eq!(report.routes(), ["(route)".into()]);
     let (_, h, _) = send(&svc, get(path)).await;
     assert_eq!(status_of(&h), "REVALIDATED");
     assert_eq!(runs.get(), 2);
+
+    let report = revalidator.revalidate_tag("things").await.unwrap();
+    assert_eq!((report.entries(), report.routes().len()), (Some(1), 1));
+    let report = revalidator.revalidate_tag("other").await.unwrap();
+    assert!(report.reached_nothing(), "{report:?}");
 }
 
 #[tokio::test]

@@ -52,18 +52,131 @@ impl Revalidator {
     /// [canonical](crate::context::canonical_path) as keys are (the query and a trailing slash
     /// dropped, escapes of unreserved characters decoded), so every spelling of it names the
     /// same entry.
-    pub async fn revalidate_path(&self, path: &str) -> Result<(), StoreError> {
+    ///
+    /// The answer says what it reached: the cached routes of this cache whose pattern
+    /// matches the path, and how many stored entries were invalidated. A call that reaches
+    /// nothing is also logged at the warning level.
+    pub async fn revalidate_path(&self, path: &str) -> Result<Revalidated, StoreError> {
         let path = canonical_path(path).into_owned();
-        let result = self.shared.store.invalidate_path(&path).await;
+        let entries = self.shared.store.invalidate_path(&path).await;
         lock(&self.shared.flights).detach_path(&path);
-        result
+        let report = Revalidated {
+            routes: self
+                .shared
+                .reach(|reach, out| reach.path(&self.shared, &path, out)),
+            entries: entries?,
+        };
+        if report.reached_nothing() {
+            tracing::warn!(
+                "revalidate_path({path:?}) reached nothing: no cached route of this cache \
+                 matches the path and no stored entry is for it"
+            );
+        }
+        Ok(report)
     }
 
     /// Invalidates the entries tagged `tag`, by the route's config or by the response.
-    pub async fn revalidate_tag(&self, tag: &str) -> Result<(), StoreError> {
-        let result = self.shared.store.invalidate_tag(tag).await;
+    ///
+    /// The answer says what it reached: the cached routes of this cache that declare the
+    /// tag, and how many stored entries were invalidated (responses may carry tags of their
+    /// own, through [`CacheTags`](super::CacheTags)). A call that reaches nothing is also
+    /// logged at the warning level.
+    pub async fn revalidate_tag(&self, tag: &str) -> Result<Revalidated, StoreError> {
+        let entries = self.shared.store.invalidate_tag(tag).await;
         lock(&self.shared.flights).detach_tag(tag);
-        result
+        let report = Revalidated {
+            routes: self
+                .shared
+                .reach(|reach, out| reach.tag(&self.shared, tag, out)),
+            entries: entries?,
+        };
+        if report.reached_nothing() {
+            tracing::warn!(
+                "revalidate_tag({tag:?}) reached nothing: no cached route of this cache \
+                 declares the tag and no stored entry carries it"
+            );
+        }
+        Ok(report)
+    }
+}
+
+/// What a [`Revalidator`] call reached.
+///
+/// ```
+/// use route_handlers::{RouteHandler, Routes, cache::Dynamic};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let table = Routes::new()
+///     .route(
+///         "/api/products",
+///         RouteHandler::new().get(|| async { "[]" }).dynamic(Dynamic::ForceStatic).tags(["products"]),
+///     )
+///     .build();
+/// let revalidator = table.revalidator();
+/// let report = revalidator.revalidate_tag("products").await.unwrap();
+/// assert_eq!(report.routes(), ["/api/products".into()]);
+/// assert_eq!(report.entries(), Some(0)); // nothing was cached yet
+///
+/// let report = revalidator.revalidate_path("/api/nothing-here").await.unwrap();
+/// assert!(report.reached_nothing());
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revalidated {
+    routes: Vec<Arc<str>>,
+    entries: Option<usize>,
+}
+
+impl Revalidated {
+    /// The patterns of the cached routes reached: for a path, those whose pattern matches
+    /// it; for a tag, those that declare it. A route outside any table, whose URL is not
+    /// known, is named by its [`path`](crate::RouteHandler::path) or `(route)`, and any path
+    /// may reach it.
+    pub fn routes(&self) -> &[Arc<str>] {
+        &self.routes
+    }
+
+    /// How many stored entries were invalidated, when the store can tell.
+    pub fn entries(&self) -> Option<usize> {
+        self.entries
+    }
+
+    /// Whether the call reached no route and no stored entry.
+    pub fn reached_nothing(&self) -> bool {
+        self.routes.is_empty() && self.entries.unwrap_or(0) == 0
+    }
+}
+
+/// Something that serves cached routes from a cache: a route table, or a route outside one.
+/// The cache keeps it weakly, to tell its revalidator's callers what they reached.
+pub(crate) trait Reach: Send + Sync {
+    /// Pushes the patterns of its routes cached in `cache` that `path` (canonical) reaches.
+    fn path(&self, cache: &Shared, path: &str, out: &mut Vec<Arc<str>>);
+
+    /// Pushes the patterns of its routes cached in `cache` that declare `tag`.
+    fn tag(&self, cache: &Shared, tag: &str, out: &mut Vec<Arc<str>>);
+}
+
+impl Shared {
+    /// Keeps `reach` (weakly) among the users of this cache.
+    pub(crate) fn register(&self, reach: std::sync::Weak<dyn Reach>) {
+        let mut users = lock(&self.users);
+        users.retain(|user| user.strong_count() > 0);
+        users.push(reach);
+    }
+
+    fn reach(&self, each: impl Fn(&dyn Reach, &mut Vec<Arc<str>>)) -> Vec<Arc<str>> {
+        let users: Vec<_> = lock(&self.users)
+            .iter()
+            .filter_map(|u| u.upgrade())
+            .collect();
+        let mut out = Vec::new();
+        for user in users {
+            each(&*user, &mut out);
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 }
 

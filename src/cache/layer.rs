@@ -24,7 +24,8 @@ use crate::extract::RequestData;
 /// query directly, use `Dynamic::ForceStatic`. `HEAD` is answered from the `GET` entry, and a
 /// `HEAD` miss fills it with a `GET`.
 ///
-/// Entries go to [`Cache::global`] unless [`cache`](Self::cache) names another.
+/// Entries go to the layer's own cache (see [`revalidator`](Self::revalidator)) unless
+/// [`cache`](Self::cache) names another.
 ///
 /// ```
 /// use http::{Request, Response};
@@ -54,7 +55,7 @@ use crate::extract::RequestData;
 #[derive(Clone)]
 pub struct CacheLayer {
     settings: Option<Settings>,
-    cache: Cache,
+    cache: Option<Cache>,
     /// The key space of the services this layer wraps.
     space: u64,
 }
@@ -79,17 +80,28 @@ impl CacheLayer {
             Resolved::Cached(settings) => Some(settings),
             Resolved::Uncached | Resolved::ReadsRequestData { .. } => None,
         };
+        // A layer given no cache has one of its own.
+        let cache = settings.as_ref().map(|_| Cache::new());
         Ok(Self {
             settings,
-            cache: Cache::global().clone(),
+            cache,
             space: Policy::new_space(),
         })
     }
 
     /// Stores entries in `cache`.
     pub fn cache(mut self, cache: &Cache) -> Self {
-        self.cache = cache.clone();
+        self.cache = Some(cache.clone());
         self
+    }
+
+    /// A revalidator of the layer's cache, when it caches: the one given with
+    /// [`cache`](Self::cache), or the layer's own.
+    pub fn revalidator(&self) -> Option<super::Revalidator> {
+        self.cache
+            .as_ref()
+            .filter(|_| self.is_caching())
+            .map(Cache::revalidator)
     }
 
     /// Whether the layer caches anything (`false` for `ForceDynamic`, or `Auto` without a
@@ -108,10 +120,9 @@ impl<S> Layer<S> for CacheLayer {
     /// an entry, even for one path (under two prefixes that a router strips, say); wrap two
     /// different services with two layers.
     fn layer(&self, inner: S) -> CacheService<S> {
-        let policy = self
-            .settings
-            .clone()
-            .map(|s| Arc::new(Policy::in_space(self.space, s, self.cache.clone(), None)));
+        let policy = self.settings.clone().zip(self.cache.clone());
+        let policy =
+            policy.map(|(s, cache)| Arc::new(Policy::in_space(self.space, s, cache, None)));
         CacheService::from_parts(inner, policy)
     }
 }

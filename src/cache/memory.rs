@@ -370,8 +370,23 @@ impl Inner {
         self.table.remove(&Probe(key));
     }
 
-    fn invalidate(&self, record: impl FnOnce(&mut Writes, u64)) {
+    /// Records an invalidation, and answers how many stored entries `reaches` and were
+    /// valid until now.
+    fn invalidate(
+        &self,
+        reaches: impl Fn(&CachedResponse) -> bool,
+        record: impl FnOnce(&mut Writes, u64),
+    ) -> usize {
         let mut writes = lock(&self.writes);
+        // One pass over the table (each shard locked in turn): invalidation is rare, and its
+        // caller is told what it did.
+        let count = std::sync::atomic::AtomicUsize::new(0);
+        self.table.retain(|_, entry| {
+            if reaches(entry) && !writes.invalidated(entry) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            true
+        });
         let generation = self.generation.load(Ordering::Acquire) + 1;
         record(&mut writes, generation);
         if writes.paths.len() + writes.tags.len() > MAX_RECORDS {
@@ -380,6 +395,7 @@ impl Inner {
             writes.floor = generation;
         }
         self.generation.store(generation, Ordering::Release);
+        count.into_inner()
     }
 }
 
@@ -406,19 +422,25 @@ impl CacheStore for MemoryStore {
         StoreFuture::ready(Ok(()))
     }
 
-    fn invalidate_path(&self, path: &str) -> StoreFuture<Result<(), StoreError>> {
+    fn invalidate_path(&self, path: &str) -> StoreFuture<Result<Option<usize>, StoreError>> {
         let path = CacheKey::normalize_path(path);
-        self.inner.invalidate(|writes, generation| {
-            writes.paths.insert(path.into(), generation);
-        });
-        StoreFuture::ready(Ok(()))
+        let count = self.inner.invalidate(
+            |entry| entry.path() == path,
+            |writes, generation| {
+                writes.paths.insert(Box::from(&*path), generation);
+            },
+        );
+        StoreFuture::ready(Ok(Some(count)))
     }
 
-    fn invalidate_tag(&self, tag: &str) -> StoreFuture<Result<(), StoreError>> {
-        self.inner.invalidate(|writes, generation| {
-            writes.tags.insert(tag.into(), generation);
-        });
-        StoreFuture::ready(Ok(()))
+    fn invalidate_tag(&self, tag: &str) -> StoreFuture<Result<Option<usize>, StoreError>> {
+        let count = self.inner.invalidate(
+            |entry| entry.tags().iter().any(|t| &**t == tag),
+            |writes, generation| {
+                writes.tags.insert(tag.into(), generation);
+            },
+        );
+        StoreFuture::ready(Ok(Some(count)))
     }
 }
 

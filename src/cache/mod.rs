@@ -103,9 +103,11 @@
 //! # Where entries live
 //!
 //! In a [`Cache`]: a [`CacheStore`] (by default a bounded [`MemoryStore`]) and the
-//! bookkeeping of running fills. A route that opts in without being given one with
-//! [`RouteHandler::cache`](crate::RouteHandler::cache) uses [`Cache::global`], created on
-//! first use. The cache spawns its fills on the Tokio runtime.
+//! bookkeeping of running fills. There is no hidden global cache: a route table keeps the
+//! entries of its routes in the cache given with [`Routes::cache`](crate::Routes::cache),
+//! or else in its own, and [`RouteTable::revalidator`](crate::RouteTable::revalidator)
+//! reaches it; a route outside a table, or a [`CacheLayer`], given no cache has its own,
+//! reached by its `revalidator()`. The cache spawns its fills on the Tokio runtime.
 //!
 //! # Example
 //!
@@ -169,7 +171,7 @@ use http::{HeaderName, HeaderValue};
 #[doc(inline)]
 pub use self::{
     config::{CacheConfig, ConfigError, ConfigProblem, Dynamic, Revalidate},
-    handle::Revalidator,
+    handle::{Revalidated, Revalidator},
     layer::CacheLayer,
     memory::{DEFAULT_MAX_BYTES, MemoryStore},
     service::{CacheService, ResponseFuture},
@@ -179,6 +181,7 @@ pub use self::{
 pub(crate) use self::{
     config::Resolved,
     fill::Origin,
+    handle::Reach,
     lookup::{Miss, Served, serve},
     policy::Policy,
 };
@@ -284,6 +287,8 @@ pub(crate) struct Shared {
     pub(crate) key_by_host: bool,
     pub(crate) fill_timeout: Option<Duration>,
     pub(crate) next_id: AtomicU64,
+    /// The tables and routes that serve from this cache, for the revalidator's answers.
+    pub(crate) users: Mutex<Vec<std::sync::Weak<dyn handle::Reach>>>,
 }
 
 impl Cache {
@@ -303,8 +308,9 @@ impl Cache {
         }
     }
 
-    /// The process-wide cache that routes use when they are given none. Created on first
-    /// use, with the defaults of [`Cache::new`].
+    /// A process-wide cache, created on first use with the defaults of [`Cache::new`], for
+    /// an app that wants one cache everywhere without passing it around. Nothing uses it
+    /// unless told to (`.cache(Cache::global())`).
     pub fn global() -> &'static Cache {
         static GLOBAL: OnceLock<Cache> = OnceLock::new();
         GLOBAL.get_or_init(Cache::new)
@@ -413,6 +419,7 @@ impl CacheBuilder {
                 key_by_host: self.key_by_host,
                 fill_timeout: self.fill_timeout,
                 next_id: AtomicU64::new(1),
+                users: Mutex::new(Vec::new()),
             }),
         }
     }

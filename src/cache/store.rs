@@ -135,11 +135,13 @@ pub trait CacheStore: Send + Sync + 'static {
     fn remove(&self, key: &CacheKey<'_>) -> StoreFuture<Result<(), StoreError>>;
 
     /// Invalidates every entry for `path` (on every host), a path as
-    /// [`CacheKey::normalize_path`] returns it.
-    fn invalidate_path(&self, path: &str) -> StoreFuture<Result<(), StoreError>>;
+    /// [`CacheKey::normalize_path`] returns it. Answers how many stored entries it
+    /// invalidated, when the store can tell (`None` when it cannot count them cheaply).
+    fn invalidate_path(&self, path: &str) -> StoreFuture<Result<Option<usize>, StoreError>>;
 
-    /// Invalidates every entry tagged `tag`.
-    fn invalidate_tag(&self, tag: &str) -> StoreFuture<Result<(), StoreError>>;
+    /// Invalidates every entry tagged `tag`. Answers how many stored entries it invalidated,
+    /// when the store can tell.
+    fn invalidate_tag(&self, tag: &str) -> StoreFuture<Result<Option<usize>, StoreError>>;
 }
 
 /// What [`CacheStore::get`] found.

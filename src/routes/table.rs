@@ -7,7 +7,7 @@ use std::{
     marker::PhantomData,
     panic::Location,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     task::{Context, Poll},
 };
 
@@ -23,6 +23,7 @@ use tower_service::Service;
 
 use crate::{
     body::{Body, BoxError},
+    cache::{Cache, Reach, Revalidator, Shared},
     context::{CacheContext, Matched, Params, RouteContext},
     response::IntoResponse,
     route::{self, Begun, RouteHandler, RouteHandlerService},
@@ -157,9 +158,9 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     }
 
     /// Stores the cached `GET` responses of every route of the table in `cache`, so that
-    /// one [`Revalidator`](crate::cache::Revalidator) reaches them all. Without it, a route
-    /// that opts in to caching uses the cache it was given or
-    /// [`Cache::global`](crate::cache::Cache::global).
+    /// one [`Revalidator`](crate::cache::Revalidator) reaches them all. Without it, the
+    /// table makes a cache of its own for the routes that cache and were given none;
+    /// [`RouteTable::revalidator`] reaches it either way.
     pub fn cache(mut self, cache: &crate::cache::Cache) -> Self {
         self.cache = Some(cache.clone());
         self
@@ -266,6 +267,7 @@ impl Routes {
     /// Checks every pattern and builds the table, or returns every problem found.
     pub fn try_build(self) -> Result<RouteTable, Conflicts> {
         let (patterns, mut conflicts) = conflict::check(&self.registrations);
+        let mut own = None;
         let canonical: Vec<Option<Arc<str>>> = patterns
             .iter()
             .map(|p| p.as_ref().and_then(Pattern::canonical_url))
@@ -280,9 +282,13 @@ impl Routes {
             match pending {
                 Pending::Page(page) => targets.push(Target::Page(page)),
                 Pending::Route(handler) => {
-                    let mut handler = *handler;
+                    let mut handler = handler.in_table();
+                    // The table's cache: the one it was given, or its own, made for the
+                    // first route that caches without a cache of its own.
                     if let Some(cache) = &self.cache {
                         handler = handler.cache(cache);
+                    } else if !handler.has_cache() && handler.wants_cache() {
+                        handler = handler.cache(own.get_or_insert_with(Cache::new));
                     }
                     if let Some(url) = url {
                         handler = handler.at_url(url.clone());
@@ -320,13 +326,28 @@ impl Routes {
                 target,
             });
         }
-        Ok(RouteTable {
-            inner: Arc::new(Inner {
-                matcher,
-                entries,
-                not_found: self.not_found,
-            }),
-        })
+        let cache = OnceLock::new();
+        if let Some(table_cache) = self.cache.or(own) {
+            let _ = cache.set(table_cache);
+        }
+        let inner = Arc::new(Inner {
+            matcher,
+            entries,
+            not_found: self.not_found,
+            cache,
+        });
+        // Each cache its routes use tells its revalidator's callers what they reached.
+        let reach: Arc<dyn Reach> = inner.clone();
+        let mut caches: Vec<&Cache> = Vec::new();
+        for entry in &inner.entries {
+            if let Some(cache) = entry.route().and_then(RouteHandlerService::cache) {
+                if !caches.iter().any(|c| c.ptr_eq(cache)) {
+                    cache.shared.register(Arc::downgrade(&reach));
+                    caches.push(cache);
+                }
+            }
+        }
+        Ok(RouteTable { inner })
     }
 
     /// Checks every pattern and builds the table.
@@ -394,6 +415,40 @@ struct Inner {
     matcher: Matcher,
     entries: Vec<Entry>,
     not_found: Option<AnyService>,
+    /// The table's cache: given with [`Routes::cache`], or the table's own.
+    cache: OnceLock<Cache>,
+}
+
+impl Reach for Inner {
+    /// The cached routes whose pattern matches `path`, or a tail of it that starts at a
+    /// segment (the path a table mounted under a prefix sees).
+    fn path(&self, cache: &Shared, path: &str, out: &mut Vec<Arc<str>>) {
+        let mut tail = path;
+        loop {
+            if let Lookup::Found { id, .. } = self.matcher.lookup(tail) {
+                let entry = &self.entries[id];
+                if entry.route().is_some_and(|r| r.cached_in(cache).is_some()) {
+                    out.push(entry.registration.pattern().into());
+                }
+            }
+            match tail[1..].find('/') {
+                Some(next) => tail = &tail[next + 1..],
+                None => break,
+            }
+        }
+    }
+
+    fn tag(&self, cache: &Shared, tag: &str, out: &mut Vec<Arc<str>>) {
+        for entry in &self.entries {
+            let declares = entry
+                .route()
+                .and_then(|r| r.cached_in(cache))
+                .is_some_and(|policy| policy.settings.tags.iter().any(|t| &**t == tag));
+            if declares {
+                out.push(entry.registration.pattern().into());
+            }
+        }
+    }
 }
 
 pub(crate) struct Entry {
@@ -554,6 +609,33 @@ impl RouteTable {
         self.inner.entries.iter().map(|e| &e.registration)
     }
 
+    /// The table's cache: the one given with [`Routes::cache`], or the table's own, where
+    /// its routes that cache without a cache of their own keep their entries.
+    pub fn cache(&self) -> &Cache {
+        self.inner.cache.get_or_init(Cache::new)
+    }
+
+    /// A revalidator of [the table's cache](Self::cache): its answers name the table's
+    /// routes it reached.
+    ///
+    /// ```
+    /// use route_handlers::{RouteHandler, Routes, cache::Dynamic};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let table = Routes::new()
+    ///     .route(
+    ///         "/api/products/[id]",
+    ///         RouteHandler::new().get(|| async { "tea" }).dynamic(Dynamic::ForceStatic),
+    ///     )
+    ///     .build();
+    /// let report = table.revalidator().revalidate_path("/api/products/7").await.unwrap();
+    /// assert_eq!(report.routes(), ["/api/products/[id]".into()]);
+    /// # }
+    /// ```
+    pub fn revalidator(&self) -> Revalidator {
+        self.cache().revalidator()
+    }
+
     pub(crate) fn entries(&self) -> &[Entry] {
         &self.inner.entries
     }
@@ -570,7 +652,13 @@ impl RouteTable {
         let inner = &*self.inner;
         #[cfg(feature = "axum")]
         let (req, stripped) = public_uri(req);
-        match inner.matcher.lookup(req.uri().path()) {
+        let found = inner.matcher.lookup(req.uri().path());
+        #[cfg(feature = "axum")]
+        let found = match (found, stripped) {
+            (Lookup::NotFound, Some(stripped)) => inner.matcher.lookup(stripped.path()),
+            (found, _) => found,
+        };
+        match found {
             Lookup::Found { id, params } => {
                 let entry = &inner.entries[id];
                 match &entry.target {
@@ -604,18 +692,12 @@ impl RouteTable {
                     }
                 }
             }
-            Lookup::NotFound => {
-                #[cfg(feature = "axum")]
-                if stripped.is_some() {
-                    self.relative_mount(stripped.as_ref(), &req);
+            Lookup::NotFound => match &inner.not_found {
+                Some(service) => {
+                    ResponseFuture::service(service.clone().oneshot(req.map(Body::new)))
                 }
-                match &inner.not_found {
-                    Some(service) => {
-                        ResponseFuture::service(service.clone().oneshot(req.map(Body::new)))
-                    }
-                    None => ResponseFuture::ready(empty(StatusCode::NOT_FOUND)),
-                }
-            }
+                None => ResponseFuture::ready(empty(StatusCode::NOT_FOUND)),
+            },
             Lookup::Invalid(problem) => {
                 let message = InvalidPath { problem }.message();
                 let mut res = Response::new(Body::from(message));
@@ -631,9 +713,9 @@ impl RouteTable {
 }
 
 /// With the `axum` feature, a request that axum routed through `nest_service` gets back the
-/// URI axum received (its `OriginalUri`), so that the table matches, keys its cache and
-/// shows its handlers the one public path. The second value is the path axum stripped the
-/// prefix from, when it did.
+/// URI axum received (its `OriginalUri`), so that the table keys its cache and shows its
+/// handlers the one public path. The second value is the URI axum stripped the prefix from,
+/// when it did: a table of patterns relative to its mount point matches that one.
 #[cfg(feature = "axum")]
 #[inline]
 fn public_uri<B>(mut req: Request<B>) -> (Request<B>, Option<http::Uri>) {
@@ -646,40 +728,6 @@ fn public_uri<B>(mut req: Request<B>) -> (Request<B>, Option<http::Uri>) {
     };
     let stripped = std::mem::replace(req.uri_mut(), original);
     (req, Some(stripped))
-}
-
-#[cfg(feature = "axum")]
-impl RouteTable {
-    /// Warns when the path axum stripped under `nest_service` matches a route although the
-    /// path it received does not: a table of relative patterns mounted at a prefix. Said
-    /// once, at the warning level; the request goes to the not-found service, since its
-    /// cache key and `revalidate_path` would not be the public path.
-    #[cold]
-    fn relative_mount<B>(&self, stripped: Option<&http::Uri>, req: &Request<B>) {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        static SAID: AtomicBool = AtomicBool::new(false);
-        let Some(stripped) = stripped else {
-            return;
-        };
-        let matched = match self.inner.matcher.lookup(stripped.path()) {
-            Lookup::Found { id, .. } => &self.inner.entries[id].url,
-            _ => return,
-        };
-        if !SAID.swap(true, Ordering::Relaxed) {
-            let prefix = req
-                .uri()
-                .path()
-                .strip_suffix(stripped.path())
-                .unwrap_or("<prefix>");
-            tracing::warn!(
-                "the route table is mounted at {prefix} (axum `nest_service`) but its pattern \
-                 {matched} does not start with it; {} is answered 404. Write the patterns as \
-                 public paths ({prefix}{matched}), or build the table with \
-                 `Routes::new().nest(\"{prefix}\", routes)`",
-                req.uri().path()
-            );
-        }
-    }
 }
 
 /// Whether `req` is the fill of a cache layer outside the table, which records what the
