@@ -185,7 +185,8 @@ impl CacheConfig {
     }
 
     /// Checks the settings for a route named `route` whose `GET` handler declares it reads
-    /// `reads`, and resolves them.
+    /// `reads`, and resolves them. Each of the [`warnings`](Self::warnings) is logged at the
+    /// warn level.
     pub(crate) fn resolve(
         &self,
         route: Option<&str>,
@@ -221,6 +222,9 @@ impl CacheConfig {
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
+        for warning in self.warnings(route, reads) {
+            tracing::warn!("{warning}");
+        }
         let window = revalidate.unwrap_or(Revalidate::Never).window();
         let mode = match self.dynamic {
             Dynamic::ForceDynamic => return Ok(Resolved::Uncached),
@@ -240,6 +244,48 @@ impl CacheConfig {
             cache_set_cookie: self.cache_set_cookie,
             name: route.map(Arc::from),
         }))
+    }
+}
+
+impl CacheConfig {
+    /// What in the settings of a route named `route`, whose `GET` handler declares it reads
+    /// `reads`, is accepted but is likely not what its author meant. [`resolve`](Self::resolve)
+    /// logs them; a route builder may also hand them to its caller.
+    pub(crate) fn warnings(&self, route: Option<&str>, reads: RequestData) -> Vec<ConfigWarning> {
+        let mut warnings = Vec::new();
+        if self.dynamic == Dynamic::ForceStatic && !reads.is_empty() {
+            warnings.push(ConfigWarning::ForceStaticReads {
+                route: route.unwrap_or("<unnamed>").into(),
+                reads,
+            });
+        }
+        warnings
+    }
+}
+
+/// A setting that is accepted but is likely not what the route's author meant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ConfigWarning {
+    /// `force-static` with a `GET` handler whose arguments read request data: the handler
+    /// that fills the cache is given a request with the path only (as Next.js blanks
+    /// `cookies()`, `headers()` and the search params), so what it reads is empty.
+    ForceStaticReads {
+        /// The route's pattern, or `<unnamed>`.
+        route: Arc<str>,
+        /// What the handler declares it reads.
+        reads: RequestData,
+    },
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ForceStaticReads { route, reads } => write!(
+                f,
+                "Route {route} is force-static, but its GET handler reads {reads}; under \
+                 force-static the handler is given the path only, so what it reads is empty"
+            ),
+        }
     }
 }
 
@@ -489,6 +535,92 @@ mod tests {
             resolve(CacheConfig::new().revalidate(5), RequestData::COOKIES).unwrap(),
             Resolved::ReadsRequestData { reads } if reads == RequestData::COOKIES
         ));
+    }
+
+    #[test]
+    fn force_static_with_declared_reads_is_warned_about() {
+        let force_static = CacheConfig::new().dynamic(Dynamic::ForceStatic);
+        assert_eq!(
+            force_static.warnings(Some("/api/products"), RequestData::COOKIES),
+            [ConfigWarning::ForceStaticReads {
+                route: "/api/products".into(),
+                reads: RequestData::COOKIES,
+            }]
+        );
+        assert_eq!(
+            force_static.warnings(None, RequestData::HEADERS | RequestData::QUERY)[0].to_string(),
+            "Route <unnamed> is force-static, but its GET handler reads `request.headers`, \
+             `request.nextUrl.searchParams`; under force-static the handler is given the path \
+             only, so what it reads is empty"
+        );
+        // Nothing to say without reads, or under another `dynamic`.
+        assert!(
+            force_static
+                .warnings(Some("/x"), RequestData::NONE)
+                .is_empty()
+        );
+        for dynamic in [Dynamic::Auto, Dynamic::ForceDynamic, Dynamic::Error] {
+            let config = CacheConfig::new().dynamic(dynamic);
+            assert!(config.warnings(Some("/x"), RequestData::ALL).is_empty());
+        }
+    }
+
+    /// Captures what is logged on this thread while the guard lives.
+    fn capture_logs() -> (
+        std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        tracing::subscriber::DefaultGuard,
+    ) {
+        #[derive(Clone)]
+        struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = std::sync::Arc::default();
+        let sink = Sink(std::sync::Arc::clone(&buf));
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .without_time()
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        // A registered global dispatcher keeps callsite interest from being decided by a
+        // thread without a subscriber (see `guard`'s tests).
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(
+                tracing::subscriber::NoSubscriber::default(),
+            );
+        });
+        (buf, tracing::subscriber::set_default(subscriber))
+    }
+
+    #[test]
+    fn resolving_force_static_with_declared_reads_logs_the_warning() {
+        let (logs, _guard) = capture_logs();
+        let config = CacheConfig::new().dynamic(Dynamic::ForceStatic);
+        assert!(matches!(
+            config.resolve(Some("/api/products"), RequestData::COOKIES),
+            Ok(Resolved::Cached(_))
+        ));
+        config.resolve(Some("/quiet"), RequestData::NONE).unwrap();
+        let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert!(lines[0].starts_with(" WARN "), "{text}");
+        assert!(
+            lines[0].ends_with(
+                "Route /api/products is force-static, but its GET handler reads \
+                 `request.cookies`; under force-static the handler is given the path only, so \
+                 what it reads is empty"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -88,7 +88,10 @@ use crate::{
     response::Json,
 };
 #[doc(inline)]
-pub use crate::{body::BodyLimit, response::rejection::Rejection};
+pub use crate::{
+    body::BodyLimit,
+    response::rejection::{Rejection, RejectionInfo, RejectionKind},
+};
 
 /// When a request arrived, for [`RouteHandler::max_duration`](crate::RouteHandler::max_duration).
 ///
@@ -216,7 +219,8 @@ impl NextRequest {
     ///
     /// # Errors
     ///
-    /// `400` when the query does not deserialize into `T`.
+    /// `400` when the query does not deserialize into `T`; the message names the field
+    /// ([`Rejection::path`]).
     ///
     /// ```
     /// use route_handlers::{Body, request::NextRequest};
@@ -230,7 +234,8 @@ impl NextRequest {
     ///
     /// let req = NextRequest::new(http::Request::get("/?page=two").body(Body::empty()).unwrap());
     /// let err = req.query::<Page>().unwrap_err();
-    /// assert_eq!(err.to_string(), "malformed query string: invalid digit found in string");
+    /// assert_eq!(err.to_string(), "invalid query string: page: invalid digit found in string");
+    /// assert_eq!(err.path(), Some("page"));
     /// ```
     pub fn query<T: DeserializeOwned>(&self) -> Result<T, Rejection> {
         self.record(RequestData::QUERY);
@@ -326,33 +331,35 @@ impl NextRequest {
     ///
     /// # Errors
     ///
-    /// `415` for another content type, `400` for malformed JSON or JSON of another shape,
-    /// and as [`bytes`](Self::bytes).
+    /// `415` for another content type, `400` for malformed JSON or JSON of another shape
+    /// (the message names the value that does not fit, [`Rejection::path`]), and as
+    /// [`bytes`](Self::bytes).
     ///
     /// ```
     /// use route_handlers::{Body, request::NextRequest};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// #[derive(Debug, serde::Deserialize)]
-    /// struct Login { user: String }
+    /// struct Login { user: String, roles: Vec<String> }
     ///
     /// let req = http::Request::post("/")
     ///     .header("content-type", "application/json")
-    ///     .body(Body::from(r#"{"user": 7}"#))
+    ///     .body(Body::from(r#"{"user": "ada", "roles": ["admin", 7]}"#))
     ///     .unwrap();
     /// let err = NextRequest::new(req).json::<Login>().await.unwrap_err();
     /// assert_eq!(err.status(), 400);
     /// assert_eq!(
     ///     err.to_string(),
     ///     "the JSON request body does not match the expected shape: \
-    ///      invalid type: integer `7`, expected a string at line 1 column 10"
+    ///      roles[1]: invalid type: integer `7`, expected a string at line 1 column 36"
     /// );
+    /// assert_eq!(err.path(), Some("roles[1]"));
     /// # }
     /// ```
     pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, Rejection> {
         check_content_type(&self.head.headers, ContentType::Json)?;
         let bytes = self.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(Rejection::json)
+        parse_json(&bytes)
     }
 
     /// The body deserialized from `application/x-www-form-urlencoded`, which the request's
@@ -360,8 +367,8 @@ impl NextRequest {
     ///
     /// # Errors
     ///
-    /// `415` for another content type, `400` for a malformed form, and as
-    /// [`bytes`](Self::bytes).
+    /// `415` for another content type, `400` for a form that does not deserialize into `T`
+    /// (the message names the field, [`Rejection::path`]), and as [`bytes`](Self::bytes).
     ///
     /// ```
     /// use route_handlers::{Body, request::NextRequest};
@@ -381,7 +388,7 @@ impl NextRequest {
     pub async fn form<T: DeserializeOwned>(&mut self) -> Result<T, Rejection> {
         check_content_type(&self.head.headers, ContentType::Form)?;
         let bytes = self.bytes().await?;
-        serde_urlencoded::from_bytes(&bytes).map_err(Rejection::form)
+        parse_urlencoded(&bytes).map_err(Rejection::form)
     }
 
     /// The next chunk of the body as it arrives, or `None` at its end; the bytes count
@@ -550,7 +557,25 @@ fn check_content_type(headers: &HeaderMap, expected: ContentType) -> Result<(), 
 }
 
 fn parse_query<T: DeserializeOwned>(uri: &Uri) -> Result<T, Rejection> {
-    serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(Rejection::query)
+    parse_urlencoded(uri.query().unwrap_or("").as_bytes()).map_err(Rejection::query)
+}
+
+/// `application/x-www-form-urlencoded` into `T` (as `serde_urlencoded::from_bytes`), with
+/// the path of the value that did not fit.
+fn parse_urlencoded<T: DeserializeOwned>(
+    input: &[u8],
+) -> Result<T, serde_path_to_error::Error<serde_urlencoded::de::Error>> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
+    serde_path_to_error::deserialize(de)
+}
+
+/// JSON into `T` (as `serde_json::from_slice`: nothing but whitespace may follow the
+/// value), with the path of the value that did not fit.
+fn parse_json<T: DeserializeOwned>(input: &[u8]) -> Result<T, Rejection> {
+    let mut de = serde_json::Deserializer::from_slice(input);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(Rejection::json)?;
+    de.end().map_err(Rejection::json_syntax)?;
+    Ok(value)
 }
 
 /// The request body as JSON: the extractor form of [`NextRequest::json`], with the same
@@ -772,7 +797,7 @@ mod tests {
             (
                 post(Some("application/json"), r#"{"name":"a","qty":-1}"#),
                 StatusCode::BAD_REQUEST,
-                "the JSON request body does not match the expected shape: invalid value: \
+                "the JSON request body does not match the expected shape: qty: invalid value: \
                  integer `-1`, expected u32 at line 1 column 20"
                     .into(),
             ),
@@ -804,7 +829,7 @@ mod tests {
                     req
                 },
                 StatusCode::BAD_REQUEST,
-                "malformed form in the request body: invalid digit found in string".into(),
+                "invalid form in the request body: qty: invalid digit found in string".into(),
             ),
             (
                 {
@@ -827,6 +852,111 @@ mod tests {
                 assert_eq!(ct.unwrap(), "text/plain; charset=utf-8");
             }
         }
+    }
+
+    /// Each reader names the value that did not fit, as `serde_path_to_error` writes it.
+    #[test]
+    fn parse_errors_name_the_field() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Line {
+            sku: String,
+            price: f64,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Order {
+            id: u32,
+            items: Vec<Line>,
+            note: Option<String>,
+        }
+        let json = |body: &str| {
+            let err = parse_json::<Order>(body.as_bytes()).unwrap_err();
+            (err.kind(), err.path().map(str::to_owned), err.to_string())
+        };
+        let shape = "the JSON request body does not match the expected shape: ";
+        let cases = [
+            (
+                r#"{"id":1,"items":[{"sku":"a","price":1},{"sku":"b","price":2},{"sku":"c","price":"x"}]}"#,
+                RejectionKind::InvalidJson,
+                Some("items[2].price"),
+                format!(
+                    "{shape}items[2].price: invalid type: string \"x\", expected f64 at line 1 column 83"
+                ),
+            ),
+            (
+                r#"{"id":1,"items":[{"sku":"a"}]}"#,
+                RejectionKind::InvalidJson,
+                Some("items[0]"),
+                format!("{shape}items[0]: missing field `price` at line 1 column 28"),
+            ),
+            (
+                r#"{"items":[]}"#,
+                RejectionKind::InvalidJson,
+                None,
+                format!("{shape}missing field `id` at line 1 column 12"),
+            ),
+            (
+                r#"{"id":1,"items":[],"note":false}"#,
+                RejectionKind::InvalidJson,
+                Some("note"),
+                format!(
+                    "{shape}note: invalid type: boolean `false`, expected a string at line 1 column 31"
+                ),
+            ),
+            (
+                r#"{"id":1,"items":[]} x"#,
+                RejectionKind::MalformedJson,
+                None,
+                "malformed JSON in the request body: trailing characters at line 1 column 21"
+                    .to_owned(),
+            ),
+            (
+                r#"{"id":1,"items":[{"sku":"#,
+                RejectionKind::MalformedJson,
+                None,
+                "malformed JSON in the request body: EOF while parsing a value at line 1 column 24"
+                    .to_owned(),
+            ),
+        ];
+        for (body, kind, path, message) in cases {
+            assert_eq!(
+                json(body),
+                (kind, path.map(str::to_owned), message),
+                "{body}"
+            );
+        }
+
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Filter {
+            page: u32,
+            #[serde(default)]
+            open: bool,
+        }
+        let urlencoded = |input: &str| {
+            let err = parse_urlencoded::<Filter>(input.as_bytes()).unwrap_err();
+            (
+                Rejection::query(err).to_string(),
+                Rejection::form(parse_urlencoded::<Filter>(input.as_bytes()).unwrap_err())
+                    .to_string(),
+            )
+        };
+        assert_eq!(
+            urlencoded("page=1&open=maybe"),
+            (
+                "invalid query string: open: provided string was not `true` or `false`".into(),
+                "invalid form in the request body: open: provided string was not `true` or \
+                 `false`"
+                    .into()
+            )
+        );
+        assert_eq!(
+            urlencoded("open=true").0,
+            "invalid query string: missing field `page`"
+        );
+        let uri: Uri = "/?page=%34%32".parse().unwrap();
+        assert_eq!(parse_query::<Filter>(&uri).unwrap().page, 42);
     }
 
     #[tokio::test]
@@ -1080,7 +1210,7 @@ mod tests {
             status_and_text(res).await,
             (
                 StatusCode::BAD_REQUEST,
-                "malformed query string: invalid digit found in string".into()
+                "invalid query string: page: invalid digit found in string".into()
             )
         );
         let res = svc.oneshot(post(None, "")).await.unwrap();

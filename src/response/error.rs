@@ -19,15 +19,28 @@ use crate::{
 ///   [`HttpError::redirect`] answers `307` as `redirect()` does;
 /// - the [`Rejection`] of a request body reader keeps its own status and message (`400`,
 ///   `413`, `415`);
-/// - any other `std::error::Error` answers `500` with an empty body, and the route logs it
-///   with `tracing` at the error level, naming the route's pattern and the method; the
-///   client learns nothing of it;
+/// - any other error answers `500` with an empty body, and the route logs it with `tracing`
+///   at the error level, naming the route's pattern and the method; the client learns
+///   nothing of it;
 /// - [`HttpError::from_response`] sends any response you built.
 ///
-/// `HttpError` does not implement `std::error::Error` itself: that is what lets every error
-/// convert into it with `?`. For an error type of your own that should answer with its own
-/// status, implement [`IntoResponse`] for it and return `Result<T, YourError>`, or convert it
-/// with [`HttpError::from_response`].
+/// **What converts with `?`**: everything that converts into a boxed error,
+/// `Box<dyn Error + Send + Sync>` (the crate's [`BoxError`]): every
+/// `std::error::Error + Send + Sync + 'static`, a `BoxError` itself, and error types that
+/// are not `std::error::Error` but convert into a box, as `anyhow::Error` and
+/// `eyre::Report` do (`?` on an `anyhow::Result` works as is). A `String` or `&'static str`
+/// converts too, as it does into a `BoxError`, and answers `500` like any other error. A
+/// [`Rejection`] keeps its response, boxed or not.
+///
+/// (Why one impl, `impl<E: Into<BoxError>> From<E>`, rather than the usual
+/// `impl<E: Error> From<E>` with a second impl for `BoxError`: the two would overlap, because
+/// the standard library may one day implement `Error` for `Box<dyn Error + Send + Sync>`, so
+/// the compiler refuses the pair (E0119). The bound `Into<BoxError>` covers both.)
+///
+/// `HttpError` does not implement `std::error::Error` itself, nor convert into a
+/// `BoxError`: that is what lets every error convert into it with `?`. For an error type of
+/// your own that should answer with its own status, implement [`IntoResponse`] for it and
+/// return `Result<T, YourError>`, or convert it with [`HttpError::from_response`].
 ///
 /// ```
 /// use http::StatusCode;
@@ -151,14 +164,70 @@ pub fn unauthorized() -> HttpError {
     HttpError::new(StatusCode::UNAUTHORIZED)
 }
 
+/// `?` on any error: see [`HttpError`] for why the bound is `Into<BoxError>`.
+///
+/// ```
+/// use std::{error::Error, fmt};
+/// use http::StatusCode;
+/// use route_handlers::{body::BoxError, response::{HttpError, IntoResponse}};
+///
+/// // Any `std::error::Error + Send + Sync + 'static`.
+/// #[derive(Debug)]
+/// struct NoSuchTable;
+/// impl fmt::Display for NoSuchTable {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("no such table: users")
+///     }
+/// }
+/// impl Error for NoSuchTable {}
+///
+/// // A boxed error, as a library returns it.
+/// fn load() -> Result<(), BoxError> {
+///     Err(NoSuchTable.into())
+/// }
+///
+/// // An error that is not `std::error::Error` but converts into a box, the shape of
+/// // `anyhow::Error` (which implements `From<anyhow::Error> for Box<dyn Error + Send + Sync>`).
+/// #[derive(Debug)]
+/// struct Report(String);
+/// impl From<Report> for BoxError {
+///     fn from(report: Report) -> Self {
+///         report.0.into()
+///     }
+/// }
+///
+/// fn handler(step: u8) -> Result<&'static str, HttpError> {
+///     match step {
+///         0 => Err(NoSuchTable)?,
+///         1 => load()?,
+///         2 => Err(Report("context: it broke".into()))?,
+///         _ => {}
+///     }
+///     Ok("done")
+/// }
+///
+/// for step in 0..3 {
+///     let err = handler(step).unwrap_err();
+///     assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+///     assert!(err.internal_error().is_some());
+/// }
+/// assert_eq!(handler(1).unwrap_err().to_string(), "internal error: no such table: users");
+/// assert_eq!(handler(2).unwrap_err().to_string(), "internal error: context: it broke");
+/// assert_eq!(handler(3).into_response().status(), StatusCode::OK);
+/// ```
 impl<E> From<E> for HttpError
 where
-    E: Error + Send + Sync + 'static,
+    E: Into<BoxError> + 'static,
 {
-    /// A request body [`Rejection`] keeps its own response; any other error is internal.
+    /// A request [`Rejection`], boxed or not, keeps its own response; any other error is
+    /// internal.
     fn from(error: E) -> Self {
-        match try_downcast::<Rejection, E>(error) {
-            Ok(rejection) => Self::from_response(rejection),
+        let error = match try_downcast::<Rejection, E>(error) {
+            Ok(rejection) => return Self::from_response(rejection),
+            Err(error) => error.into(),
+        };
+        match error.downcast::<Rejection>() {
+            Ok(rejection) => Self::from_response(*rejection),
             Err(error) => Self::internal(error),
         }
     }
@@ -331,6 +400,38 @@ mod tests {
         let err = HttpError::from_response((StatusCode::CONFLICT, "taken"));
         assert_eq!(err.to_string(), "409 Conflict");
         assert_eq!(parts(err).await.3, "taken");
+    }
+
+    #[tokio::test]
+    async fn boxed_errors_convert_with_the_question_mark() {
+        fn boxed() -> Result<(), BoxError> {
+            Err(Box::new(Outer(std::io::Error::other("disk on fire"))))
+        }
+        fn handler() -> Result<(), HttpError> {
+            boxed()?;
+            Ok(())
+        }
+        let err = handler().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "internal error: loading the user failed: disk on fire"
+        );
+        assert!(err.internal_error().unwrap().is::<Outer>());
+        assert_eq!(
+            parts(err).await,
+            (StatusCode::INTERNAL_SERVER_ERROR, 0, true, String::new())
+        );
+
+        // A rejection keeps its response, boxed or not.
+        let boxed: BoxError = Box::new(Rejection::payload_too_large(10));
+        let (status, _, logged, body) = parts(HttpError::from(boxed)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(!logged);
+        assert_eq!(body, "request body is larger than the limit of 10 bytes");
+
+        // Strings convert as they do into a boxed error.
+        let err = HttpError::from("no route to the database");
+        assert_eq!(err.to_string(), "internal error: no route to the database");
     }
 
     #[tokio::test]
