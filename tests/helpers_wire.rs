@@ -372,7 +372,7 @@ async fn query_pathname_and_extractors() {
             (reply.status, reply.body.as_str()),
             (
                 StatusCode::BAD_REQUEST,
-                "malformed query string: invalid digit found in string"
+                "invalid query string: page: invalid digit found in string"
             )
         );
         let reply = send(
