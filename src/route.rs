@@ -405,9 +405,11 @@ impl RouteHandler {
     /// Checks the cache settings; `None` when the `GET` responses are not cached.
     fn cached_get(&self) -> Result<Option<Arc<Policy>>, ConfigError> {
         let get_reads = self.reads(&Method::GET);
-        let resolved = self
-            .cache_config
-            .resolve(self.path_name(), get_reads.unwrap_or(RequestData::NONE))?;
+        let reads = get_reads.unwrap_or(RequestData::NONE);
+        let resolved = self.cache_config.resolve(self.path_name(), reads)?;
+        for warning in self.cache_config.warnings(self.path_name(), reads) {
+            tracing::warn!("{warning}");
+        }
         if get_reads.is_none() {
             return Ok(None);
         }

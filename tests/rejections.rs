@@ -408,6 +408,13 @@ fn a_force_static_route_whose_handler_reads_request_data_is_warned_about() {
                 .get(|headers: HeaderMap| async move { headers.len().to_string() })
                 .dynamic(Dynamic::ForceStatic),
         )
+        // The Next.js signature hands over the whole request; ignoring it is expected.
+        .route(
+            "/api/next",
+            RouteHandler::new()
+                .get(|_req: Request<Body>, _ctx: route_handlers::RouteContext| async { "next" })
+                .dynamic(Dynamic::ForceStatic),
+        )
         .route(
             "/api/quiet",
             RouteHandler::new()

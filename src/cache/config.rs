@@ -222,9 +222,6 @@ impl CacheConfig {
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
-        for warning in self.warnings(route, reads) {
-            tracing::warn!("{warning}");
-        }
         let window = revalidate.unwrap_or(Revalidate::Never).window();
         let mode = match self.dynamic {
             Dynamic::ForceDynamic => return Ok(Resolved::Uncached),
@@ -249,11 +246,13 @@ impl CacheConfig {
 
 impl CacheConfig {
     /// What in the settings of a route named `route`, whose `GET` handler declares it reads
-    /// `reads`, is accepted but is likely not what its author meant. [`resolve`](Self::resolve)
-    /// logs them; a route builder may also hand them to its caller.
+    /// `reads`, is accepted but is likely not what its author meant. The route builder logs
+    /// them when it checks the settings.
     pub(crate) fn warnings(&self, route: Option<&str>, reads: RequestData) -> Vec<ConfigWarning> {
         let mut warnings = Vec::new();
-        if self.dynamic == Dynamic::ForceStatic && !reads.is_empty() {
+        // The Next.js signature, `(request, context)`, hands over the whole request, and a
+        // force-static handler is expected to ignore it; an extractor is a declared read.
+        if self.dynamic == Dynamic::ForceStatic && !reads.is_empty() && reads != RequestData::ALL {
             warnings.push(ConfigWarning::ForceStaticReads {
                 route: route.unwrap_or("<unnamed>").into(),
                 reads,
