@@ -92,7 +92,7 @@ pub use crate::{
     body::Body,
     context::RouteContext,
     response::IntoResponse,
-    route::{ResponseFuture, RouteHandler, RouteHandlerService},
+    route::{ResponseFuture, Route, RouteHandler, RouteHandlerService},
 };
 
 #[cfg(doctest)]

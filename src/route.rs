@@ -5,6 +5,7 @@ use std::{
     convert::Infallible,
     fmt,
     future::Future,
+    marker::PhantomData,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -12,7 +13,13 @@ use std::{
 };
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{HeaderValue, Method, Request, Response};
+use tower::{
+    ServiceExt,
+    util::{BoxCloneSyncService, Oneshot},
+};
+use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
@@ -27,6 +34,86 @@ use crate::{
     method::{self, Action, Dispatch, GET, Head, METHODS, MethodSet},
     response::IntoResponse,
 };
+
+/// A page, a not-found service, a layered route: any service a table or route holds besides
+/// route handlers, its errors made responses.
+pub(crate) type AnyService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+/// The service a [`RouteHandler::layer`] wraps: the route, its dispatch table and its cache.
+/// The route's params reach it as a [`RouteContext`] request extension, and the route
+/// table's [`MatchedRoute`](crate::routes::MatchedRoute) with them.
+pub type Route = AnyService;
+
+pub(crate) fn erase<S, ResBody>(service: S) -> AnyService
+where
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: IntoResponse,
+    Response<ResBody>: IntoResponse,
+    ResBody: 'static,
+{
+    BoxCloneSyncService::new(Answering {
+        service,
+        _body: PhantomData,
+    })
+}
+
+/// Adapts a service whose errors are responses to `Error = Infallible`. Readiness is
+/// awaited on a clone inside the response future, as with a route's `on_service`, so an
+/// error from `poll_ready` becomes a response too.
+struct Answering<S, B> {
+    service: S,
+    _body: PhantomData<fn() -> B>,
+}
+
+impl<S: Clone, B> Clone for Answering<S, B> {
+    fn clone(&self) -> Self {
+        Self {
+            service: self.service.clone(),
+            _body: PhantomData,
+        }
+    }
+}
+
+type Answer<S, B> = futures_util::future::Map<
+    Oneshot<S, Request<Body>>,
+    fn(
+        Result<Response<B>, <S as Service<Request<Body>>>::Error>,
+    ) -> Result<Response<Body>, Infallible>,
+>;
+
+impl<S, B> Service<Request<Body>> for Answering<S, B>
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone,
+    S::Error: IntoResponse,
+    Response<B>: IntoResponse,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Answer<S, B>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        fn answer<B, E: IntoResponse>(
+            result: Result<Response<B>, E>,
+        ) -> Result<Response<Body>, Infallible>
+        where
+            Response<B>: IntoResponse,
+        {
+            Ok(match result {
+                Ok(res) => res.into_response(),
+                Err(err) => err.into_response(),
+            })
+        }
+        self.service
+            .clone()
+            .oneshot(req)
+            .map(answer::<B, S::Error> as fn(_) -> _)
+    }
+}
 
 /// One route's handlers, by method: the Rust form of a Next.js `route.ts` file.
 ///
@@ -84,7 +171,12 @@ pub struct RouteHandler<S = ()> {
     /// Whether a route table serves it: the table then answers for it to the cache's
     /// revalidator.
     in_table: bool,
+    /// The layers of [`layer`](Self::layer), innermost first.
+    layers: Vec<LayerFn>,
 }
+
+/// A layer of [`RouteHandler::layer`], applied when the route becomes a service.
+type LayerFn = Arc<dyn Fn(Route) -> Route + Send + Sync>;
 
 /// Per-route limits applied around every handler call (see [`Guard`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -127,6 +219,7 @@ impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
             cache_config: CacheConfig::new(),
             cache: None,
             in_table: false,
+            layers: Vec::new(),
         }
     }
 
@@ -228,7 +321,52 @@ impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
             cache_config: self.cache_config,
             cache: self.cache,
             in_table: self.in_table,
+            layers: self.layers,
         }
+    }
+
+    /// Wraps the route in a tower layer: per-route middleware (authentication, rate
+    /// limits, metrics) as axum's `MethodRouter::layer`. The layer sees every request of
+    /// the route, cache hits and `405`s included: it sits outside the route's dispatch table
+    /// and its cache. Layers added later wrap those added before.
+    ///
+    /// In a route table, the request the layer gets carries the route's params (a
+    /// [`RouteContext`] extension) and its [`MatchedRoute`](crate::routes::MatchedRoute).
+    /// The layer's errors and response bodies are made responses as a page's are.
+    ///
+    /// ```
+    /// use http::{Request, StatusCode};
+    /// use route_handlers::{Body, RouteHandler, cache::Dynamic};
+    /// use tower::ServiceExt;
+    /// use tower_http::validate_request::ValidateRequestHeaderLayer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let route = RouteHandler::new()
+    ///     .get(|| async { "secret report" })
+    ///     .dynamic(Dynamic::ForceStatic)
+    ///     // Outside the cache: a hit is not served to a client without the token.
+    ///     .layer(ValidateRequestHeaderLayer::bearer("let-me-in"))
+    ///     .into_service();
+    /// let res = route.clone().oneshot(Request::new(Body::empty())).await.unwrap();
+    /// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    /// let req = Request::get("/").header("authorization", "Bearer let-me-in").body(Body::empty());
+    /// let res = route.oneshot(req.unwrap()).await.unwrap();
+    /// assert_eq!(res.status(), StatusCode::OK);
+    /// # }
+    /// ```
+    pub fn layer<L, ResBody>(mut self, layer: L) -> Self
+    where
+        L: Layer<Route> + Send + Sync + 'static,
+        L::Service:
+            Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+        <L::Service as Service<Request<Body>>>::Error: IntoResponse,
+        Response<ResBody>: IntoResponse,
+        ResBody: 'static,
+    {
+        self.layers
+            .push(Arc::new(move |route| erase(layer.layer(route))));
+        self
     }
 
     #[track_caller]
@@ -383,12 +521,33 @@ impl RouteHandler {
             path: self.path,
             limits: self.limits,
             cache,
+            layered: None,
         });
         if let Some(policy) = inner.cache.as_ref().filter(|_| !self.in_table) {
             let reach: Arc<dyn Reach> = inner.clone();
             policy.cache.shared.register(Arc::downgrade(&reach));
         }
-        Ok(RouteHandlerService { inner })
+        let route = RouteHandlerService { inner };
+        if self.layers.is_empty() {
+            return Ok(route);
+        }
+        // The layers wrap the whole route; the service handed out answers through them, and
+        // tells what the route is as the route itself does.
+        let service = self
+            .layers
+            .iter()
+            .fold(erase(route.clone()), |service, layer| layer(service));
+        let core = &route.inner;
+        Ok(RouteHandlerService {
+            inner: Arc::new(Inner {
+                handlers: Default::default(),
+                dispatch: core.dispatch.clone(),
+                path: core.path.clone(),
+                limits: core.limits,
+                cache: core.cache.clone(),
+                layered: Some(service),
+            }),
+        })
     }
 
     /// Whether the route's `GET` responses are cached, by its settings.
@@ -554,6 +713,9 @@ struct Inner {
     limits: Limits,
     /// The cache of the route's `GET` responses, when they are cached.
     cache: Option<Arc<Policy>>,
+    /// The route inside its [layers](RouteHandler::layer), when it has some: every request
+    /// goes through it.
+    layered: Option<AnyService>,
 }
 
 impl Inner {
@@ -606,7 +768,11 @@ impl RouteHandlerService {
     /// handler, which sees the method `HEAD`, and loses its body. A cached `GET` (or such a
     /// `HEAD`) is answered by the cache, which fills entries with requests of its own.
     #[inline]
-    pub fn call_with_context(&self, req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
+    pub fn call_with_context(&self, mut req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
+        if let Some(layered) = &self.inner.layered {
+            req.extensions_mut().insert(ctx);
+            return through(layered, req);
+        }
         let canonical = ctx.path().map(|path| &**path);
         match self.begin(&req, canonical, || ctx.clone()) {
             Begun::Answered(answer) => answer,
@@ -744,6 +910,12 @@ impl RouteHandlerService {
     /// The route's policy when its `GET` responses are cached in `cache`.
     pub(crate) fn cached_in(&self, cache: &Shared) -> Option<&Policy> {
         self.inner.cached_in(cache)
+    }
+
+    /// Whether the route has [layers](RouteHandler::layer): every request goes through
+    /// them, so a table does not answer its cache hits by itself.
+    pub(crate) fn is_layered(&self) -> bool {
+        self.inner.layered.is_some()
     }
 
     /// `None` when the route's `GET` responses are not cached; otherwise the revalidate
@@ -889,6 +1061,9 @@ impl RouteHandlerService {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        if let Some(layered) = &self.inner.layered {
+            return through(layered, req.map(Body::new));
+        }
         #[cfg(feature = "axum")]
         let req = with_axum_captures(req);
         // Answers (`405`, `204`, hits) are made before the request is touched.
@@ -905,6 +1080,12 @@ impl RouteHandlerService {
             .unwrap_or_default();
         self.finish(begun, req, ctx)
     }
+}
+
+/// A layered route's answer, through its layers.
+#[cold]
+fn through(layered: &AnyService, req: Request<Body>) -> ResponseFuture {
+    ResponseFuture::later(Box::pin(layered.clone().oneshot(req)), None)
 }
 
 /// With the `axum` feature, a route that axum's router matched (`route_service("/p/{id}",

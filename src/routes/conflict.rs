@@ -134,6 +134,18 @@ impl Conflict {
     }
 }
 
+impl Conflict {
+    /// Tables put together that disagree.
+    pub(crate) fn composition(message: String, hint: &str) -> Self {
+        Self {
+            kind: ConflictKind::Composition,
+            message,
+            hint: hint.into(),
+            registrations: Vec::new(),
+        }
+    }
+}
+
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_body(f, "  ")

@@ -141,5 +141,5 @@ mod table;
 pub use self::{
     conflict::{Conflict, ConflictKind, Conflicts, Registration, RegistrationKind},
     params::{ParamsError, Path},
-    table::{InvalidPath, Match, ResponseFuture, RouteTable, Routes},
+    table::{InvalidPath, Match, MatchedRoute, ResponseFuture, RouteTable, Routes},
 };

@@ -68,6 +68,10 @@ pub enum ConflictKind {
     /// A route's cache settings contradict each other, or its `GET` handler reads request
     /// data under `dynamic = "error"` (see [`ConfigError`](crate::cache::ConfigError)).
     RouteConfig,
+    /// Tables put together with [`Routes::merge`](super::Routes::merge) or
+    /// [`Routes::nest`](super::Routes::nest) that disagree: two not-found services, two
+    /// caches, or a nested table's not-found service, which would never answer.
+    Composition,
 }
 
 /// One folder name of a pattern.

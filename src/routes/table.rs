@@ -4,7 +4,6 @@ use std::{
     convert::Infallible,
     fmt,
     future::Future,
-    marker::PhantomData,
     panic::Location,
     pin::Pin,
     sync::{Arc, OnceLock},
@@ -12,13 +11,9 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::FutureExt;
 use http::{HeaderValue, Request, Response, StatusCode, header::CONTENT_TYPE};
 use pin_project_lite::pin_project;
-use tower::{
-    ServiceExt,
-    util::{BoxCloneSyncService, Oneshot},
-};
+use tower::{ServiceExt, util::Oneshot};
 use tower_service::Service;
 
 use crate::{
@@ -26,7 +21,7 @@ use crate::{
     cache::{Cache, Reach, Revalidator, Shared},
     context::{CacheContext, Matched, Params, RouteContext},
     response::IntoResponse,
-    route::{self, Begun, RouteHandler, RouteHandlerService},
+    route::{self, AnyService, Begun, RouteHandler, RouteHandlerService, erase},
 };
 
 use super::{
@@ -34,80 +29,6 @@ use super::{
     matcher::{Lookup, Matcher, PathProblem},
     pattern::Pattern,
 };
-
-/// A page, a not-found service, or any other service the table holds besides route handlers.
-type AnyService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
-
-fn erase<S, ResBody>(service: S) -> AnyService
-where
-    S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
-    S::Future: Send + 'static,
-    S::Error: IntoResponse,
-    Response<ResBody>: IntoResponse,
-    ResBody: 'static,
-{
-    BoxCloneSyncService::new(Answering {
-        service,
-        _body: PhantomData,
-    })
-}
-
-/// Adapts a service whose errors are responses to `Error = Infallible`. Readiness is
-/// awaited on a clone inside the response future, as with a route's `on_service`, so an
-/// error from `poll_ready` becomes a response too.
-struct Answering<S, B> {
-    service: S,
-    _body: PhantomData<fn() -> B>,
-}
-
-impl<S: Clone, B> Clone for Answering<S, B> {
-    fn clone(&self) -> Self {
-        Self {
-            service: self.service.clone(),
-            _body: PhantomData,
-        }
-    }
-}
-
-type Answer<S, B> = futures_util::future::Map<
-    Oneshot<S, Request<Body>>,
-    fn(
-        Result<Response<B>, <S as Service<Request<Body>>>::Error>,
-    ) -> Result<Response<Body>, Infallible>,
->;
-
-impl<S, B> Service<Request<Body>> for Answering<S, B>
-where
-    S: Service<Request<Body>, Response = Response<B>> + Clone,
-    S::Error: IntoResponse,
-    Response<B>: IntoResponse,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = Answer<S, B>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        fn answer<B, E: IntoResponse>(
-            result: Result<Response<B>, E>,
-        ) -> Result<Response<Body>, Infallible>
-        where
-            Response<B>: IntoResponse,
-        {
-            Ok(match result {
-                Ok(res) => res.into_response(),
-                Err(err) => err.into_response(),
-            })
-        }
-        self.service
-            .clone()
-            .oneshot(req)
-            .map(answer::<B, S::Error> as fn(_) -> _)
-    }
-}
 
 /// The builder of a [`RouteTable`]: route handlers and pages by Next.js pattern.
 ///
@@ -124,6 +45,9 @@ pub struct Routes<S = ()> {
     services: Vec<Pending<S>>,
     not_found: Option<AnyService>,
     cache: Option<crate::cache::Cache>,
+    /// What [`merge`](Self::merge) and [`nest`](Self::nest) found, reported with the
+    /// conflicts.
+    problems: Vec<super::Conflict>,
 }
 
 /// A registration's target before the table is built: route handlers are turned into
@@ -154,6 +78,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             services: Vec::new(),
             not_found: None,
             cache: None,
+            problems: Vec::new(),
         }
     }
 
@@ -259,7 +184,153 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             services,
             not_found: self.not_found,
             cache: self.cache,
+            problems: self.problems,
         }
+    }
+
+    /// Wraps every registration made so far (routes and pages) in a tower layer, as
+    /// axum's `Router::route_layer`: see [`RouteHandler::layer`]. Requests no registration
+    /// matches do not go through it; registrations made later are not wrapped.
+    ///
+    /// ```
+    /// use http::{Request, StatusCode};
+    /// use route_handlers::{Body, RouteHandler, Routes};
+    /// use tower::ServiceExt;
+    /// use tower_http::validate_request::ValidateRequestHeaderLayer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let table = Routes::new()
+    ///     .route("/admin/stats", RouteHandler::new().get(|| async { "42" }))
+    ///     .route_layer(ValidateRequestHeaderLayer::bearer("admin-token"))
+    ///     .route("/health", RouteHandler::new().get(|| async { "ok" }))
+    ///     .build();
+    /// let get = |uri| Request::get(uri).body(Body::empty()).unwrap();
+    /// let res = table.clone().oneshot(get("/admin/stats")).await.unwrap();
+    /// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    /// let res = table.oneshot(get("/health")).await.unwrap();
+    /// assert_eq!(res.status(), StatusCode::OK);
+    /// # }
+    /// ```
+    pub fn route_layer<L, ResBody>(mut self, layer: L) -> Self
+    where
+        L: tower_layer::Layer<crate::Route> + Clone + Send + Sync + 'static,
+        L::Service:
+            Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+        <L::Service as Service<Request<Body>>>::Error: IntoResponse,
+        Response<ResBody>: IntoResponse,
+        ResBody: 'static,
+    {
+        self.services = self
+            .services
+            .into_iter()
+            .map(|pending| match pending {
+                Pending::Route(route) => Pending::Route(Box::new(route.layer(layer.clone()))),
+                Pending::Page(page) => Pending::Page(erase(layer.layer(page))),
+            })
+            .collect();
+        self
+    }
+
+    /// Adds every registration of `other` to this table, as axum's `Router::merge`. The
+    /// conflicts between the two (two routes at one URL, different slug names at one
+    /// level) are reported by [`try_build`](Self::try_build) like any others, each
+    /// registration named by the line that made it. A not-found service or a cache of
+    /// `other` is taken when this table has none; two different ones are a conflict.
+    ///
+    /// ```
+    /// use route_handlers::{RouteHandler, Routes};
+    ///
+    /// let products = Routes::new().route("/api/products", RouteHandler::new().get(|| async { "[]" }));
+    /// let users = Routes::new().route("/api/users", RouteHandler::new().get(|| async { "[]" }));
+    /// let table = products.merge(users).build();
+    /// assert_eq!(table.registrations().len(), 2);
+    ///
+    /// let a = Routes::new().route("/(a)/login", RouteHandler::new().get(|| async { "a" }));
+    /// let b = Routes::new().route("/(b)/login", RouteHandler::new().get(|| async { "b" }));
+    /// let err = a.merge(b).try_build().unwrap_err();
+    /// assert!(err.to_string().contains("Conflicting routes at /login"));
+    /// ```
+    pub fn merge(self, other: Routes<S>) -> Self {
+        self.absorb(other, None)
+    }
+
+    /// Adds every registration of `other` under `prefix`: `other`'s `/products/[id]`
+    /// nested at `/api` is `/api/products/[id]` (and its `/` is `/api`). The prefix is a
+    /// pattern like any other (`/api`, `/(shop)/shop`, `/[tenant]`); problems with the
+    /// resulting patterns are reported with the others. As with [`merge`](Self::merge),
+    /// a cache of `other` is taken when this table has none; a not-found service of
+    /// `other` is a conflict, since it would never answer (the table has one not-found
+    /// service: set it here).
+    ///
+    /// Mounting a table in axum with `nest_service("/api", table)`? See
+    /// [the crate docs](crate#mounting-in-axum) for which patterns to write.
+    ///
+    /// ```
+    /// use route_handlers::{RouteHandler, Routes};
+    ///
+    /// let api = Routes::new()
+    ///     .route("/products", RouteHandler::new().get(|| async { "[]" }))
+    ///     .route("/products/[id]", RouteHandler::new().get(|| async { "{}" }));
+    /// let table = Routes::new().nest("/api", api).build();
+    /// assert!(table.at("/api/products/7").unwrap().is_some());
+    /// assert!(table.at("/products").unwrap().is_none());
+    /// ```
+    pub fn nest(self, prefix: &str, other: Routes<S>) -> Self {
+        self.absorb(other, Some(prefix))
+    }
+
+    fn absorb(mut self, other: Routes<S>, prefix: Option<&str>) -> Self {
+        let how = if prefix.is_some() { "nested" } else { "merged" };
+        self.problems.extend(other.problems);
+        match (&self.cache, other.cache) {
+            (Some(mine), Some(theirs)) if !mine.ptr_eq(&theirs) => {
+                self.problems.push(super::Conflict::composition(
+                    format!("the {how} table has a cache of its own, and this table another"),
+                    "give both tables the same cache with `Routes::cache`, or only the outer one",
+                ))
+            }
+            (None, theirs) => self.cache = theirs,
+            _ => {}
+        }
+        match (prefix, other.not_found) {
+            (_, None) => {}
+            (Some(prefix), Some(_)) => self.problems.push(super::Conflict::composition(
+                format!(
+                    "the table nested at {prefix} has a not-found service, which would never answer"
+                ),
+                "set the not-found service on the outer table",
+            )),
+            (None, Some(theirs)) if self.not_found.is_none() => self.not_found = Some(theirs),
+            (None, Some(_)) => self.problems.push(super::Conflict::composition(
+                "both merged tables have a not-found service".into(),
+                "keep one of them",
+            )),
+        }
+        for (registration, pending) in other.registrations.into_iter().zip(other.services) {
+            let Some(prefix) = prefix else {
+                self.registrations.push(registration);
+                self.services.push(pending);
+                continue;
+            };
+            let prefix = prefix.trim_end_matches('/');
+            let pattern: Arc<str> = match registration.pattern() {
+                "" | "/" => prefix.into(),
+                inner if inner.starts_with('/') => format!("{prefix}{inner}").into(),
+                inner => format!("{prefix}/{inner}").into(),
+            };
+            let pending = match pending {
+                Pending::Route(route) => Pending::Route(Box::new(route.path(pattern.clone()))),
+                page => page,
+            };
+            self.registrations.push(Registration::new(
+                registration.kind(),
+                pattern,
+                registration.location(),
+            ));
+            self.services.push(pending);
+        }
+        self
     }
 }
 
@@ -267,6 +338,7 @@ impl Routes {
     /// Checks every pattern and builds the table, or returns every problem found.
     pub fn try_build(self) -> Result<RouteTable, Conflicts> {
         let (patterns, mut conflicts) = conflict::check(&self.registrations);
+        conflicts.extend(self.problems);
         let mut own = None;
         let canonical: Vec<Option<Arc<str>>> = patterns
             .iter()
@@ -317,11 +389,19 @@ impl Routes {
             let pattern = pattern.expect("a table without conflicts has parsed every pattern");
             matcher.insert(id, pattern.url_segments());
             let cached = matches!(&target, Target::Route(route) if route.cached_window().is_some());
+            let layered = matches!(&target, Target::Route(route) if route.is_layered());
             let canonical = canonical.map(CacheContext::of_path);
+            let url: Box<str> = pattern.url().into();
+            let matched = MatchedRoute(Arc::new(MatchedNames {
+                pattern: registration.pattern().into(),
+                url: url.clone(),
+            }));
             entries.push(Entry {
-                url: pattern.url().into(),
+                matched,
+                url,
                 canonical,
                 cached,
+                direct: cached && !layered,
                 registration,
                 target,
             });
@@ -458,6 +538,11 @@ pub(crate) struct Entry {
     canonical: Option<Arc<CacheContext>>,
     /// Whether the target caches responses, and so keys them on the canonical path.
     cached: bool,
+    /// Whether the table answers the route's cache hits itself: a cached route without
+    /// layers.
+    direct: bool,
+    /// What the request and the response are told of the match.
+    matched: MatchedRoute,
     pub(crate) registration: Registration,
     target: Target,
 }
@@ -480,6 +565,66 @@ impl Entry {
             Target::Route(svc) => Some(svc),
             Target::Page(_) => None,
         }
+    }
+}
+
+/// The route a [`RouteTable`] matched: a response extension on every answer of a
+/// registration, for the layers outside the table (trace spans, metrics by route rather than
+/// by raw URI), and a request extension for the route's own [layers](RouteHandler::layer)
+/// and pages. A path nothing matches gets none.
+///
+/// ```
+/// use http::Request;
+/// use route_handlers::{Body, RouteHandler, Routes, routes::MatchedRoute};
+/// use tower::ServiceExt;
+/// use tower_http::trace::TraceLayer;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let table = Routes::new()
+///     .route("/(shop)/api/products/[id]", RouteHandler::new().get(|| async { "tea" }))
+///     .build();
+///
+/// // The span is made before the table has matched: record the route when it answers.
+/// let traced = tower::ServiceBuilder::new()
+///     .layer(
+///         TraceLayer::new_for_http()
+///             .make_span_with(|req: &Request<Body>| {
+///                 tracing::info_span!("request", uri = %req.uri(), route = tracing::field::Empty)
+///             })
+///             .on_response(|res: &http::Response<Body>, _: std::time::Duration, span: &tracing::Span| {
+///                 if let Some(matched) = res.extensions().get::<MatchedRoute>() {
+///                     span.record("route", matched.url());
+///                 }
+///             }),
+///     )
+///     .service(table.clone());
+/// # let _ = traced;
+///
+/// let res = table.oneshot(Request::get("/api/products/7").body(Body::empty()).unwrap()).await.unwrap();
+/// let matched = res.extensions().get::<MatchedRoute>().unwrap();
+/// assert_eq!(matched.pattern(), "/(shop)/api/products/[id]");
+/// assert_eq!(matched.url(), "/api/products/[id]");
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MatchedRoute(Arc<MatchedNames>);
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MatchedNames {
+    pattern: Box<str>,
+    url: Box<str>,
+}
+
+impl MatchedRoute {
+    /// The pattern as registered, groups included (`/(shop)/api/products/[id]`): the name
+    /// of the route, the path of its `route.ts` folder.
+    pub fn pattern(&self) -> &str {
+        &self.0.pattern
+    }
+
+    /// The URL pattern the route is served at, groups removed (`/api/products/[id]`).
+    pub fn url(&self) -> &str {
+        &self.0.url
     }
 }
 
@@ -661,17 +806,17 @@ impl RouteTable {
         match found {
             Lookup::Found { id, params } => {
                 let entry = &inner.entries[id];
-                match &entry.target {
-                    Target::Route(route) if entry.cached && !in_outer_fill(&req) => {
+                let answer = match &entry.target {
+                    Target::Route(route) if entry.direct && !in_outer_fill(&req) => {
                         let own = entry.canonical.as_ref();
                         let matched = Matched::new(req.uri().path(), own, params);
                         let begun = route.begin(&req, Some(matched.path()), || matched.context());
-                        ResponseFuture::route(match begun {
+                        match begun {
                             Begun::Answered(answer) => answer,
                             begun => {
                                 route.finish(begun, req.map(Body::new), matched.into_context())
                             }
-                        })
+                        }
                     }
                     Target::Route(route) => {
                         let ctx = entry.context(req.uri().path(), params);
@@ -679,7 +824,11 @@ impl RouteTable {
                             true => ctx,
                             false => filled_from_outside(&req, ctx),
                         };
-                        ResponseFuture::route(route.call_with_context(req.map(Body::new), ctx))
+                        let mut req = req.map(Body::new);
+                        if route.is_layered() {
+                            req.extensions_mut().insert(entry.matched.clone());
+                        }
+                        route.call_with_context(req, ctx)
                     }
                     Target::Page(page) => {
                         let mut ctx = entry.context(req.uri().path(), params);
@@ -688,9 +837,11 @@ impl RouteTable {
                         }
                         let mut req = req.map(Body::new);
                         req.extensions_mut().insert(ctx);
-                        ResponseFuture::service(page.clone().oneshot(req))
+                        req.extensions_mut().insert(entry.matched.clone());
+                        route::ResponseFuture::later(Box::pin(page.clone().oneshot(req)), None)
                     }
-                }
+                };
+                ResponseFuture::matched(answer, &entry.matched)
             }
             Lookup::NotFound => match &inner.not_found {
                 Some(service) => {
@@ -834,13 +985,27 @@ pin_project! {
     pub struct ResponseFuture {
         #[pin]
         inner: route::ResponseFuture,
+        // Told to the response: the route the table matched.
+        matched: Option<MatchedRoute>,
     }
 }
 
 impl ResponseFuture {
     #[inline]
     fn route(inner: route::ResponseFuture) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            matched: None,
+        }
+    }
+
+    /// The answer of a registration, which tells the response what matched.
+    #[inline]
+    fn matched(inner: route::ResponseFuture, matched: &MatchedRoute) -> Self {
+        Self {
+            inner,
+            matched: Some(matched.clone()),
+        }
     }
 
     /// A page's or the not-found service's answer. Boxed, so that the future of the common
@@ -859,7 +1024,12 @@ impl Future for ResponseFuture {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx)
+        let this = self.project();
+        let mut res = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(res), Some(matched)) = (&mut res, this.matched.take()) {
+            res.extensions_mut().insert(matched);
+        }
+        Poll::Ready(res)
     }
 }
 
