@@ -160,6 +160,11 @@ pub struct State<S>(pub S);
 
 /// Makes a part of the state from the whole, for [`State`] (axum's `FromRef`). Every
 /// `Clone` type is its own part.
+#[diagnostic::on_unimplemented(
+    message = "a `State<{Self}>` argument cannot be made from the route's state `{T}`",
+    label = "not a part of the state `{T}`",
+    note = "implement `FromRef<{T}> for {Self}`, or give the route a state of type `{Self}` with `.with_state(..)`"
+)]
 pub trait FromRef<T> {
     /// The part of `input`.
     fn from_ref(input: &T) -> Self;

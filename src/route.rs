@@ -191,22 +191,6 @@ impl<S: Clone + Send + Sync + 'static> Default for RouteHandler<S> {
     }
 }
 
-macro_rules! method_fns {
-    ($($(#[$doc:meta])* $name:ident => $set:ident;)+) => {
-        $(
-            $(#[$doc])*
-            #[track_caller]
-            pub fn $name<H, T>(self, handler: H) -> Self
-            where
-                H: Handler<T, S>,
-                T: 'static,
-            {
-                self.on(MethodSet::$set, handler)
-            }
-        )+
-    };
-}
-
 impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
     /// A route with no handlers; every method but `OPTIONS` is answered `405`.
     pub fn new() -> Self {
@@ -223,21 +207,74 @@ impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
         }
     }
 
-    method_fns! {
-        /// Sets the `GET` handler, also used for `HEAD` when there is no `HEAD` handler.
-        get => GET;
-        /// Sets the `HEAD` handler. It wins over the one derived from `GET`.
-        head => HEAD;
-        /// Sets the `POST` handler.
-        post => POST;
-        /// Sets the `PUT` handler.
-        put => PUT;
-        /// Sets the `PATCH` handler.
-        patch => PATCH;
-        /// Sets the `DELETE` handler.
-        delete => DELETE;
-        /// Sets the `OPTIONS` handler. It wins over the synthesized `204`.
-        options => OPTIONS;
+    /// Sets the `GET` handler, also used for `HEAD` when there is no `HEAD` handler.
+    #[track_caller]
+    pub fn get<H, T>(self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.on(MethodSet::GET, handler)
+    }
+
+    /// Sets the `HEAD` handler. It wins over the one derived from `GET`.
+    #[track_caller]
+    pub fn head<H, T>(self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.on(MethodSet::HEAD, handler)
+    }
+
+    /// Sets the `POST` handler.
+    #[track_caller]
+    pub fn post<H, T>(self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.on(MethodSet::POST, handler)
+    }
+
+    /// Sets the `PUT` handler.
+    #[track_caller]
+    pub fn put<H, T>(self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.on(MethodSet::PUT, handler)
+    }
+
+    /// Sets the `PATCH` handler.
+    #[track_caller]
+    pub fn patch<H, T>(self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.on(MethodSet::PATCH, handler)
+    }
+
+    /// Sets the `DELETE` handler.
+    #[track_caller]
+    pub fn delete<H, T>(self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.on(MethodSet::DELETE, handler)
+    }
+
+    /// Sets the `OPTIONS` handler. It wins over the synthesized `204`.
+    #[track_caller]
+    pub fn options<H, T>(self, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.on(MethodSet::OPTIONS, handler)
     }
 
     /// Sets `handler` for every method in `methods`.
