@@ -5,7 +5,7 @@
 //!
 //! - as they are, the axum types a route handler reaches for:
 //!   [`Path`](::axum::extract::Path) (from the route's params, as this crate's
-//!   [`Path`](crate::routes::Path)), [`Query`](::axum::extract::Query),
+//!   [`routes::Path`](crate::routes::Path)), [`Query`](::axum::extract::Query),
 //!   [`State`](::axum::extract::State) (with axum's `FromRef`, so `#[derive(FromRef)]`
 //!   works), [`Json`](::axum::Json) and [`Form`](::axum::Form) as arguments and as
 //!   responses, and [`Redirect`](::axum::response::Redirect),
@@ -51,14 +51,15 @@
 //!
 //! # Mounting a table in an axum app
 //!
-//! Write the table's patterns as the public paths (`/api/products/[id]`), or nest a table of
-//! relative ones with [`Routes::nest`](crate::Routes::nest), and mount it with
-//! `Router::fallback_service(table)`, or with `Router::nest_service("/api", table)` at the
-//! prefix its patterns start with. Under `nest_service` axum strips the prefix from the
-//! request's URI; with this feature the table matches the path axum received (its
-//! `OriginalUri`) and gives that URI back to the handler, so the cache key, the handler's
-//! URL and [`revalidate_path`](crate::cache::Revalidator::revalidate_path) all use the one
-//! public path. A lone [`RouteHandlerService`](crate::RouteHandlerService) under
+//! Mount a table with `Router::nest_service("/api", table)` or
+//! `Router::fallback_service(table)`. Under `nest_service` axum strips the prefix from the
+//! request's URI; with this feature the table gives the handler back the URI axum received
+//! (its `OriginalUri`) and matches its patterns against that public path first, then against
+//! the stripped one. So patterns may be written as public paths (`/api/products`, or
+//! relative ones nested with [`Routes::nest`](crate::Routes::nest)) or relative to the mount
+//! point (`/products`), and either way the cache key, the handler's URL and
+//! [`revalidate_path`](crate::cache::Revalidator::revalidate_path) all use the one public
+//! path. A lone [`RouteHandlerService`](crate::RouteHandlerService) under
 //! `Router::route_service("/p/{id}", route)` gets its params from axum's captures.
 
 use std::{convert::Infallible, fmt};
