@@ -398,11 +398,12 @@ impl fmt::Display for RejectionKind {
 /// A rejection as a response extension: what a layer or hook outside the handler needs to
 /// answer it in an API's own shape.
 ///
-/// Every response of a [`Rejection`] that tells the client what is wrong carries one: its
-/// status, [`kind`](Self::kind), [`message`](Self::message) (the `text/plain` body) and
-/// [`path`](Self::path). An internal `500` from [`HttpError`](crate::response::HttpError)
-/// carries none. (The path parameter errors of [`Path`](crate::routes::Path), a
-/// [`ParamsError`](crate::routes::ParamsError), do not carry one yet.) Cloning it is cheap.
+/// Every response of a [`Rejection`] or a [`ParamsError`](crate::routes::ParamsError) that
+/// tells the client what is wrong carries one: its status, [`kind`](Self::kind),
+/// [`message`](Self::message) (the `text/plain` body) and [`path`](Self::path). An internal
+/// `500` from [`HttpError`](crate::response::HttpError) carries none. A route table answers
+/// them in an API's own shape with [`Routes::rejection`](crate::Routes::rejection); around
+/// a lone route, a layer does it as below. Cloning it is cheap.
 ///
 /// ```
 /// use http::{Request, StatusCode};
@@ -513,9 +514,7 @@ impl AsRef<[u8]> for MessageBytes {
 
 /// The response of a rejection: `info`'s status, its message as a `text/plain` body, and
 /// `info` itself as an extension for a layer that reshapes rejections. Every rejection
-/// response of the crate is to be built here, so that they all carry the extension: a
-/// `ParamsError` answers with `rejection_response(RejectionInfo::new(kind, message)
-/// .with_path(name))`, `kind` being `InvalidPathParams` or `PathParamsMismatch`.
+/// response of the crate is built here, so that they all carry the extension.
 pub(crate) fn rejection_response(info: RejectionInfo) -> Response<Body> {
     let body = Bytes::from_owner(MessageBytes(info.message.clone()));
     let mut res = Response::new(Body::from(body));

@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use http::{StatusCode, header::CONTENT_TYPE, request::Parts};
+use http::{StatusCode, request::Parts};
 use serde::de::{
     self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
     value::BorrowedStrDeserializer,
@@ -30,6 +30,7 @@ use crate::{
     context::{ParamValue, Params, RouteContext},
     extract::{FromRequestParts, RequestData},
     response::IntoResponse,
+    response::rejection::{RejectionInfo, RejectionKind, rejection_response},
 };
 
 impl RouteContext {
@@ -198,14 +199,26 @@ impl de::Error for ParamsError {
 }
 
 impl IntoResponse for ParamsError {
+    /// Plain text, with a [`RejectionInfo`] extension (kind
+    /// [`InvalidPathParams`](RejectionKind::InvalidPathParams), or
+    /// [`PathParamsMismatch`](RejectionKind::PathParamsMismatch) for a server error) that a
+    /// [rejection hook](crate::Routes::rejection) or an outer layer can reshape.
     fn into_response(self) -> http::Response<Body> {
-        let mut res = http::Response::new(Body::from(self.to_string()));
-        *res.status_mut() = self.status();
-        res.headers_mut().insert(
-            CONTENT_TYPE,
-            http::HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        res
+        let kind = match self.is_server_error() {
+            true => RejectionKind::PathParamsMismatch,
+            false => RejectionKind::InvalidPathParams,
+        };
+        let name = match &self.kind {
+            ErrorKind::Parse { name, .. } | ErrorKind::Shape { name, .. } => Some(name.clone()),
+            ErrorKind::Message { name, .. } => name.clone(),
+            ErrorKind::WrongCount { .. } => None,
+        };
+        let info = RejectionInfo::new(kind, self.to_string());
+        let info = match name {
+            Some(name) => info.with_path(name),
+            None => info,
+        };
+        rejection_response(info)
     }
 }
 

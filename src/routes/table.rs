@@ -20,6 +20,7 @@ use crate::{
     body::{Body, BoxError},
     cache::{Cache, Reach, Revalidator, Shared},
     context::{CacheContext, Matched, Params, RouteContext},
+    request::RejectionInfo,
     response::IntoResponse,
     route::{self, AnyService, Begun, RouteHandler, RouteHandlerService, erase},
 };
@@ -45,6 +46,7 @@ pub struct Routes<S = ()> {
     services: Vec<Pending<S>>,
     not_found: Option<AnyService>,
     cache: Option<crate::cache::Cache>,
+    rejection: Option<RejectionHook>,
     /// What [`merge`](Self::merge) and [`nest`](Self::nest) found, reported with the
     /// conflicts.
     problems: Vec<super::Conflict>,
@@ -78,6 +80,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             services: Vec::new(),
             not_found: None,
             cache: None,
+            rejection: None,
             problems: Vec::new(),
         }
     }
@@ -184,8 +187,45 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             services,
             not_found: self.not_found,
             cache: self.cache,
+            rejection: self.rejection,
             problems: self.problems,
         }
+    }
+
+    /// Answers the rejections of the table's routes in the API's own shape: every response
+    /// of a registration that carries a [`RejectionInfo`] (a body that is not JSON, a query
+    /// field that does not parse, a path parameter that is not a number, a body over the
+    /// limit) is replaced by `hook`'s answer, which keeps the `RejectionInfo` extension.
+    ///
+    /// ```
+    /// use http::{Request, StatusCode};
+    /// use route_handlers::{Body, RouteHandler, Routes, request::RejectionInfo, response::json, routes::Path};
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let table = Routes::new()
+    ///     .route("/api/items/[id]", RouteHandler::new().get(|Path(id): Path<u32>| async move { id.to_string() }))
+    ///     .rejection(|info: &RejectionInfo| {
+    ///         let error = serde_json::json!({ "code": info.kind().as_str(), "field": info.path() });
+    ///         (info.status(), json(serde_json::json!({ "error": error })))
+    ///     })
+    ///     .build();
+    /// let res = table.oneshot(Request::get("/api/items/x").body(Body::empty()).unwrap()).await.unwrap();
+    /// assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    /// # use http_body_util::BodyExt;
+    /// let body = res.into_body().collect().await.unwrap().to_bytes();
+    /// assert_eq!(body, r#"{"error":{"code":"invalid_path_params","field":"id"}}"#);
+    /// # }
+    /// ```
+    pub fn rejection<F, R>(mut self, hook: F) -> Self
+    where
+        F: Fn(&RejectionInfo) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
+        self.rejection = Some(Arc::new(move |info: &RejectionInfo| {
+            hook(info).into_response()
+        }));
+        self
     }
 
     /// Wraps every registration made so far (routes and pages) in a tower layer, as
@@ -291,6 +331,18 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
                 ))
             }
             (None, theirs) => self.cache = theirs,
+            _ => {}
+        }
+        match (&self.rejection, other.rejection) {
+            (None, theirs) => self.rejection = theirs,
+            (Some(mine), Some(theirs)) if !Arc::ptr_eq(mine, &theirs) => {
+                self.problems.push(super::Conflict::composition(
+                    format!(
+                        "the {how} table has a rejection hook of its own, and this table another"
+                    ),
+                    "set the rejection hook on one table only",
+                ))
+            }
             _ => {}
         }
         match (prefix, other.not_found) {
@@ -414,6 +466,7 @@ impl Routes {
             matcher,
             entries,
             not_found: self.not_found,
+            rejection: self.rejection,
             cache,
         });
         // Each cache its routes use tells its revalidator's callers what they reached.
@@ -495,6 +548,7 @@ struct Inner {
     matcher: Matcher,
     entries: Vec<Entry>,
     not_found: Option<AnyService>,
+    rejection: Option<RejectionHook>,
     /// The table's cache: given with [`Routes::cache`], or the table's own.
     cache: OnceLock<Cache>,
 }
@@ -841,7 +895,7 @@ impl RouteTable {
                         route::ResponseFuture::later(Box::pin(page.clone().oneshot(req)), None)
                     }
                 };
-                ResponseFuture::matched(answer, &entry.matched)
+                ResponseFuture::matched(answer, &entry.matched, inner.rejection.as_ref())
             }
             Lookup::NotFound => match &inner.not_found {
                 Some(service) => {
@@ -903,6 +957,19 @@ fn filled_from_outside<B>(req: &Request<B>, ctx: RouteContext) -> RouteContext {
         Some(fill) => ctx.with_path(fill.clone()),
         None => ctx,
     }
+}
+
+/// The hook of [`Routes::rejection`].
+type RejectionHook = Arc<dyn Fn(&RejectionInfo) -> Response<Body> + Send + Sync>;
+
+/// `res`, or the hook's answer when it is a rejection.
+fn reshaped(res: Response<Body>, hook: &RejectionHook) -> Response<Body> {
+    let Some(info) = res.extensions().get::<RejectionInfo>() else {
+        return res;
+    };
+    let mut answer = hook(info);
+    answer.extensions_mut().insert(info.clone());
+    answer
 }
 
 fn empty(status: StatusCode) -> Response<Body> {
@@ -987,6 +1054,7 @@ pin_project! {
         inner: route::ResponseFuture,
         // Told to the response: the route the table matched.
         matched: Option<MatchedRoute>,
+        rejection: Option<RejectionHook>,
     }
 }
 
@@ -996,15 +1064,21 @@ impl ResponseFuture {
         Self {
             inner,
             matched: None,
+            rejection: None,
         }
     }
 
     /// The answer of a registration, which tells the response what matched.
     #[inline]
-    fn matched(inner: route::ResponseFuture, matched: &MatchedRoute) -> Self {
+    fn matched(
+        inner: route::ResponseFuture,
+        matched: &MatchedRoute,
+        rejection: Option<&RejectionHook>,
+    ) -> Self {
         Self {
             inner,
             matched: Some(matched.clone()),
+            rejection: rejection.cloned(),
         }
     }
 
@@ -1025,11 +1099,14 @@ impl Future for ResponseFuture {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut res = std::task::ready!(this.inner.poll(cx));
-        if let (Ok(res), Some(matched)) = (&mut res, this.matched.take()) {
+        let Ok(mut res) = std::task::ready!(this.inner.poll(cx));
+        if let Some(hook) = this.rejection.take() {
+            res = reshaped(res, &hook);
+        }
+        if let Some(matched) = this.matched.take() {
             res.extensions_mut().insert(matched);
         }
-        Poll::Ready(res)
+        Poll::Ready(Ok(res))
     }
 }
 
