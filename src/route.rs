@@ -382,7 +382,12 @@ impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
     ///     .get(|| async { "secret report" })
     ///     .dynamic(Dynamic::ForceStatic)
     ///     // Outside the cache: a hit is not served to a client without the token.
-    ///     .layer(ValidateRequestHeaderLayer::bearer("let-me-in"))
+    ///     .layer(ValidateRequestHeaderLayer::custom(|req: &mut Request<Body>| {
+    ///         match req.headers().get("authorization") {
+    ///             Some(value) if value == "Bearer let-me-in" => Ok(()),
+    ///             _ => Err(http::Response::builder().status(401).body(Body::empty()).unwrap()),
+    ///         }
+    ///     }))
     ///     .into_service();
     /// let res = route.clone().oneshot(Request::new(Body::empty())).await.unwrap();
     /// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

@@ -805,7 +805,10 @@ mod tests {
         let err = ctx(&[("id", None, "abc")]).params::<u16>().unwrap_err();
         let res = err.into_response();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(res.headers()[http::header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        assert_eq!(
+            res.headers()[http::header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
         let body = res.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(
             body,

@@ -241,7 +241,12 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let table = Routes::new()
     ///     .route("/admin/stats", RouteHandler::new().get(|| async { "42" }))
-    ///     .route_layer(ValidateRequestHeaderLayer::bearer("admin-token"))
+    ///     .route_layer(ValidateRequestHeaderLayer::custom(|req: &mut Request<Body>| {
+    ///         match req.headers().get("authorization") {
+    ///             Some(value) if value == "Bearer admin-token" => Ok(()),
+    ///             _ => Err(http::Response::builder().status(401).body(Body::empty()).unwrap()),
+    ///         }
+    ///     }))
     ///     .route("/health", RouteHandler::new().get(|| async { "ok" }))
     ///     .build();
     /// let get = |uri| Request::get(uri).body(Body::empty()).unwrap();
