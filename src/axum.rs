@@ -166,14 +166,30 @@ where
         ctx: &RouteContext,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let limit = ctx.body_limit();
-        let limit = limit.get().unwrap_or(usize::MAX);
+        let limit = ctx.body_limit().get().unwrap_or(usize::MAX);
         let req =
             req.map(|body| ::axum::body::Body::new(http_body_util::Limited::new(body, limit)));
+        // The route's limit is the one limit: axum's own default (2 MiB) is turned off.
+        let req = without_axum_limit(req).await;
         T::from_request(req, state)
             .await
             .map(AxumRequest)
             .map_err(Axum)
+    }
+}
+
+/// `req` marked for axum's extractors as having no default body limit (the route's wraps
+/// its body already), as axum's `DefaultBodyLimit::disable()` layer marks it.
+async fn without_axum_limit(req: Request<::axum::body::Body>) -> Request<::axum::body::Body> {
+    use tower::ServiceExt;
+    use tower_layer::Layer;
+
+    let marked = ::axum::extract::DefaultBodyLimit::disable().layer(tower::service_fn(|req| {
+        std::future::ready(Ok::<_, Infallible>(req))
+    }));
+    match marked.oneshot(req).await {
+        Ok(req) => req,
+        Err(never) => match never {},
     }
 }
 

@@ -532,9 +532,9 @@ impl<S: Clone + Send + Sync + 'static> RouteHandler<S> {
         self
     }
 
-    /// Whether the route was given a cache of its own.
-    pub(crate) fn has_cache(&self) -> bool {
-        self.cache.is_some()
+    /// The cache the route was given, if any.
+    pub(crate) fn own_cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
     }
 }
 
@@ -1107,7 +1107,10 @@ impl RouteHandlerService {
             return through(layered, req.map(Body::new));
         }
         #[cfg(feature = "axum")]
-        let req = with_axum_captures(req);
+        let req = match with_axum_captures(req) {
+            Ok(req) => req,
+            Err(rejection) => return ResponseFuture::ready(*rejection, None),
+        };
         // Answers (`405`, `204`, hits) are made before the request is touched.
         let given = req.extensions().get::<RouteContext>();
         let canonical = given.and_then(RouteContext::path).map(|path| &**path);
@@ -1131,40 +1134,54 @@ fn through(layered: &AnyService, req: Request<Body>) -> ResponseFuture {
 }
 
 /// With the `axum` feature, a route that axum's router matched (`route_service("/p/{id}",
-/// route)`) gets the params axum captured, as a table's route gets its own.
+/// route)`) gets the params axum captured, as a table's route gets its own; a capture that
+/// is not UTF-8 is answered as axum answers it (`400`).
 #[cfg(feature = "axum")]
 #[inline]
-fn with_axum_captures<B>(mut req: Request<B>) -> Request<B> {
+fn with_axum_captures<B>(mut req: Request<B>) -> Result<Request<B>, Box<Response<Body>>> {
     if !req.extensions().is_empty() && req.extensions().get::<RouteContext>().is_none() {
-        if let Some(params) = axum_captures(&mut req) {
+        if let Some(params) = axum_captures(&mut req)? {
             req.extensions_mut().insert(RouteContext::new(params));
         }
     }
-    req
+    Ok(req)
 }
 
 #[cfg(feature = "axum")]
 #[cold]
-fn axum_captures<B>(req: &mut Request<B>) -> Option<crate::context::Params> {
-    use ::axum::extract::{FromRequestParts, RawPathParams};
+fn axum_captures<B>(
+    req: &mut Request<B>,
+) -> Result<Option<crate::context::Params>, Box<Response<Body>>> {
+    use ::axum::extract::{FromRequestParts, RawPathParams, rejection::RawPathParamsRejection};
     use futures_util::FutureExt;
 
     // axum's captures are read through its own extractor, which wants the request head.
     let (mut parts, ()) = Request::new(()).into_parts();
     std::mem::swap(&mut parts.extensions, req.extensions_mut());
     let raw = RawPathParams::from_request_parts(&mut parts, &()).now_or_never();
-    let params = match raw {
-        Some(Ok(raw)) => {
-            let mut params = crate::context::Params::new();
-            for (name, value) in &raw {
-                params.push(name, crate::context::ParamValue::One(value.to_owned()));
-            }
-            Some(params).filter(|p| !p.is_empty())
-        }
-        _ => None,
-    };
     std::mem::swap(&mut parts.extensions, req.extensions_mut());
-    params
+    let raw = match raw {
+        Some(Ok(raw)) => raw,
+        // Not under axum's router, or a route without captures.
+        Some(Err(RawPathParamsRejection::MissingPathParams(_))) | None => return Ok(None),
+        Some(Err(rejection)) => {
+            let res = ::axum::response::IntoResponse::into_response(rejection);
+            return Err(Box::new(res.map(Body::new)));
+        }
+    };
+    // The route's cache keys the canonical path, which has no trailing slash: a capture
+    // that ends the path ends without it too (`/files/a/` is `/files/a`, as in a table).
+    let trailing = req.uri().path().len() > 1 && req.uri().path().ends_with('/');
+    let mut params = crate::context::Params::new();
+    let count = raw.iter().count();
+    for (i, (name, value)) in raw.iter().enumerate() {
+        let value = match trailing && i + 1 == count {
+            true => value.trim_end_matches('/'),
+            false => value,
+        };
+        params.push(name, crate::context::ParamValue::One(value.to_owned()));
+    }
+    Ok(Some(params).filter(|p| !p.is_empty()))
 }
 
 pin_project_lite::pin_project! {

@@ -30,8 +30,9 @@
 //! Each route, and each [`CacheLayer`], keys in a space of its own
 //! ([`CacheKey::space`]), so two routes never share an entry, also when a router strips the
 //! prefixes they are mounted under and hands both the same path (axum's `nest`).
-//! [`Revalidator::revalidate_path`] reaches a path in every space; under a stripped prefix it
-//! is the path the route sees.
+//! [`Revalidator::revalidate_path`] reaches a path in every space. A route table under
+//! axum's `nest_service` keys the public path, prefix included, with the `axum` feature;
+//! a lone route or [`CacheLayer`] under a router that strips a prefix keys the path it sees.
 //!
 //! # Fills see no client
 //!

@@ -132,6 +132,8 @@
 
 mod conflict;
 mod matcher;
+#[cfg(feature = "axum")]
+mod mount;
 mod params;
 mod pattern;
 mod summary;

@@ -372,6 +372,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             };
             let prefix = prefix.trim_end_matches('/');
             let pattern: Arc<str> = match registration.pattern() {
+                "" | "/" if prefix.is_empty() => "/".into(),
                 "" | "/" => prefix.into(),
                 inner if inner.starts_with('/') => format!("{prefix}{inner}").into(),
                 inner => format!("{prefix}/{inner}").into(),
@@ -415,8 +416,19 @@ impl Routes {
                     // The table's cache: the one it was given, or its own, made for the
                     // first route that caches without a cache of its own.
                     if let Some(cache) = &self.cache {
+                        if handler.own_cache().is_some_and(|own| !own.ptr_eq(cache)) {
+                            conflicts.push(super::Conflict::composition(
+                                format!(
+                                    "route {} was given a cache of its own, and the table \
+                                     another",
+                                    registration.pattern()
+                                ),
+                                "give the route the table's cache, or none: a table keeps \
+                                 every route's entries in its cache",
+                            ));
+                        }
                         handler = handler.cache(cache);
-                    } else if !handler.has_cache() && handler.wants_cache() {
+                    } else if handler.own_cache().is_none() && handler.wants_cache() {
                         handler = handler.cache(own.get_or_insert_with(Cache::new));
                     }
                     if let Some(url) = url {
@@ -473,6 +485,8 @@ impl Routes {
             not_found: self.not_found,
             rejection: self.rejection,
             cache,
+            #[cfg(feature = "axum")]
+            mounts: Default::default(),
         });
         // Each cache its routes use tells its revalidator's callers what they reached.
         let reach: Arc<dyn Reach> = inner.clone();
@@ -556,23 +570,71 @@ struct Inner {
     rejection: Option<RejectionHook>,
     /// The table's cache: given with [`Routes::cache`], or the table's own.
     cache: OnceLock<Cache>,
+    /// The patterns of the mounts (axum's `nest_service`) the table served relative
+    /// patterns under, for [`Reach::path`].
+    #[cfg(feature = "axum")]
+    mounts: std::sync::RwLock<Vec<Arc<str>>>,
+}
+
+#[cfg(feature = "axum")]
+impl Inner {
+    /// Remembers the mount `pattern`: one per place the table is mounted at, a few at most.
+    fn remember(&self, pattern: &Arc<str>) {
+        let known = |mounts: &Vec<Arc<str>>| mounts.iter().any(|m| m == pattern);
+        if self.mounts.read().is_ok_and(|m| known(&m)) {
+            return;
+        }
+        if let Ok(mut mounts) = self.mounts.write() {
+            if !known(&mounts) && mounts.len() < 16 {
+                mounts.push(pattern.clone());
+            }
+        }
+    }
+
+    /// The routes a public path reaches: the one it matches, and the ones it matches
+    /// without each remembered mount prefix. Once the table served relative patterns under
+    /// a mount, a path that matches a route directly reaches it only when the route is
+    /// written with the mount's prefix: its entries are keyed with the prefix.
+    fn routes_of(&self, path: &str) -> Vec<usize> {
+        let mounts = self.mounts.read().map(|m| m.clone()).unwrap_or_default();
+        let mut ids = Vec::new();
+        if let Lookup::Found { id, .. } = self.matcher.lookup(path) {
+            let url = &self.entries[id].url;
+            if mounts.is_empty()
+                || mounts
+                    .iter()
+                    .any(|m| super::mount::written_with_prefix(url, m))
+            {
+                ids.push(id);
+            }
+        }
+        for stripped in mounts.iter().filter_map(|m| super::mount::strip(m, path)) {
+            if let Lookup::Found { id, .. } = self.matcher.lookup(&stripped) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+}
+
+#[cfg(not(feature = "axum"))]
+impl Inner {
+    fn routes_of(&self, path: &str) -> Vec<usize> {
+        match self.matcher.lookup(path) {
+            Lookup::Found { id, .. } => vec![id],
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl Reach for Inner {
-    /// The cached routes whose pattern matches `path`, or a tail of it that starts at a
-    /// segment (the path a table mounted under a prefix sees).
+    /// The cached routes whose pattern matches `path`: the public path, or the path the
+    /// table saw under a mount it served relative patterns under.
     fn path(&self, cache: &Shared, path: &str, out: &mut Vec<Arc<str>>) {
-        let mut tail = path;
-        loop {
-            if let Lookup::Found { id, .. } = self.matcher.lookup(tail) {
-                let entry = &self.entries[id];
-                if entry.route().is_some_and(|r| r.cached_in(cache).is_some()) {
-                    out.push(entry.registration.pattern().into());
-                }
-            }
-            match tail[1..].find('/') {
-                Some(next) => tail = &tail[next + 1..],
-                None => break,
+        for id in self.routes_of(path) {
+            let entry = &self.entries[id];
+            if entry.route().is_some_and(|r| r.cached_in(cache).is_some()) {
+                out.push(entry.registration.pattern().into());
             }
         }
     }
@@ -855,12 +917,12 @@ impl RouteTable {
     {
         let inner = &*self.inner;
         #[cfg(feature = "axum")]
-        let (req, stripped) = public_uri(req);
+        let (req, mount) = super::mount::public_uri(req);
         let found = inner.matcher.lookup(req.uri().path());
         #[cfg(feature = "axum")]
-        let found = match (found, stripped) {
-            (Lookup::NotFound, Some(stripped)) => inner.matcher.lookup(stripped.path()),
-            (found, _) => found,
+        let found = match mount {
+            None => found,
+            Some(mount) => self.under_mount(found, &mount),
         };
         match found {
             Lookup::Found { id, params } => {
@@ -922,22 +984,28 @@ impl RouteTable {
     }
 }
 
-/// With the `axum` feature, a request that axum routed through `nest_service` gets back the
-/// URI axum received (its `OriginalUri`), so that the table keys its cache and shows its
-/// handlers the one public path. The second value is the URI axum stripped the prefix from,
-/// when it did: a table of patterns relative to its mount point matches that one.
 #[cfg(feature = "axum")]
-#[inline]
-fn public_uri<B>(mut req: Request<B>) -> (Request<B>, Option<http::Uri>) {
-    if req.extensions().is_empty() {
-        return (req, None);
+impl RouteTable {
+    /// The match of a request axum routed through `nest_service`, `found` for its public
+    /// path: that one when the route is written with the mount's prefix, otherwise the match
+    /// of the stripped path (a table of patterns relative to its mount point). The mount is
+    /// remembered, for the revalidator to find the routes of public paths.
+    #[cold]
+    fn under_mount(&self, found: Lookup, mount: &super::mount::Mount) -> Lookup {
+        if let Lookup::Found { id, .. } = &found {
+            if super::mount::written_with_prefix(&self.inner.entries[*id].url, &mount.pattern) {
+                return found;
+            }
+        }
+        if matches!(found, Lookup::Invalid(_)) {
+            return found;
+        }
+        let stripped = self.inner.matcher.lookup(mount.stripped.path());
+        if matches!(stripped, Lookup::Found { .. }) {
+            self.inner.remember(&mount.pattern);
+        }
+        stripped
     }
-    let original = match req.extensions().get::<::axum::extract::OriginalUri>() {
-        Some(original) if original.path() != req.uri().path() => original.0.clone(),
-        _ => return (req, None),
-    };
-    let stripped = std::mem::replace(req.uri_mut(), original);
-    (req, Some(stripped))
 }
 
 /// Whether `req` is the fill of a cache layer outside the table, which records what the
