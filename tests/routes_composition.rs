@@ -216,3 +216,24 @@ fn disagreements_between_composed_tables_are_conflicts() {
     }
     assert_eq!(err.len(), 3, "{err}");
 }
+
+#[tokio::test]
+async fn the_matched_route_extension_can_be_turned_off() {
+    use tower::ServiceExt;
+    let routes = || Routes::new().route("/x/[id]", RouteHandler::new().get(|| async { "x" }));
+    let get = || http::Request::get("/x/1").body(Body::empty()).unwrap();
+    let on = routes().build().oneshot(get()).await.unwrap();
+    let matched = on
+        .extensions()
+        .get::<MatchedRoute>()
+        .expect("on by default");
+    assert_eq!((matched.pattern(), matched.url()), ("/x/[id]", "/x/[id]"));
+    let off = routes()
+        .matched_route(false)
+        .build()
+        .oneshot(get())
+        .await
+        .unwrap();
+    assert_eq!(off.status(), StatusCode::OK);
+    assert!(off.extensions().get::<MatchedRoute>().is_none());
+}
