@@ -118,8 +118,10 @@
 //! - The revalidator of a table is [`RouteTable::revalidator`], or that of the
 //!   [`Cache`](cache::Cache) given with [`Routes::cache`]: there is no hidden global cache.
 //!   Its answers say what they reached ([`cache::Revalidated`]).
-//! - For trace spans and metrics by route, every answer of a registration carries a
-//!   [`routes::MatchedRoute`] response extension; per-route middleware goes in
+//! - For trace spans and metrics by route, a table built with
+//!   [`Routes::matched_route(true)`](Routes::matched_route) puts a
+//!   [`routes::MatchedRoute`] extension on every answer of a registration; per-route
+//!   middleware goes in
 //!   [`RouteHandler::layer`] and [`Routes::route_layer`].
 //!
 //! # Under hyper

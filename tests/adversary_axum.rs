@@ -666,6 +666,7 @@ async fn a_layered_route_in_a_table_gets_its_params_its_key_and_head_options_405
                 .revalidate(60)
                 .layer(layer),
         )
+        .matched_route(true)
         .build();
     let first = get(&table, "/items/7").await;
     assert_eq!(

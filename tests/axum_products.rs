@@ -212,6 +212,7 @@ fn app(mount: Mount) -> App {
         Mount::Nested | Mount::Fallback => Routes::new().nest("/api", api),
     }
     .with_state(state)
+    .matched_route(true)
     .build();
     let traced = Arc::new(Mutex::new(Vec::new()));
     let seen = traced.clone();

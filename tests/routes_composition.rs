@@ -68,6 +68,7 @@ fn table(runs: &Arc<AtomicUsize>) -> RouteTable {
     Routes::new()
         .nest("/api", api)
         .route("/", RouteHandler::new().get(|| async { "home" }))
+        .matched_route(true)
         .build()
 }
 
@@ -218,22 +219,22 @@ fn disagreements_between_composed_tables_are_conflicts() {
 }
 
 #[tokio::test]
-async fn the_matched_route_extension_can_be_turned_off() {
+async fn the_matched_route_extension_is_on_when_asked_for() {
     use tower::ServiceExt;
     let routes = || Routes::new().route("/x/[id]", RouteHandler::new().get(|| async { "x" }));
     let get = || http::Request::get("/x/1").body(Body::empty()).unwrap();
-    let on = routes().build().oneshot(get()).await.unwrap();
-    let matched = on
-        .extensions()
-        .get::<MatchedRoute>()
-        .expect("on by default");
-    assert_eq!((matched.pattern(), matched.url()), ("/x/[id]", "/x/[id]"));
-    let off = routes()
-        .matched_route(false)
+    let on = routes()
+        .matched_route(true)
         .build()
         .oneshot(get())
         .await
         .unwrap();
+    let matched = on.extensions().get::<MatchedRoute>().expect("asked for");
+    assert_eq!((matched.pattern(), matched.url()), ("/x/[id]", "/x/[id]"));
+    let off = routes().build().oneshot(get()).await.unwrap();
     assert_eq!(off.status(), StatusCode::OK);
-    assert!(off.extensions().get::<MatchedRoute>().is_none());
+    assert!(
+        off.extensions().get::<MatchedRoute>().is_none(),
+        "off by default"
+    );
 }

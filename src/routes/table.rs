@@ -83,7 +83,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             not_found: None,
             cache: None,
             rejection: None,
-            tell_matched: true,
+            tell_matched: false,
             problems: Vec::new(),
         }
     }
@@ -233,10 +233,11 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     }
 
     /// Whether the answers of the table's registrations carry their [`MatchedRoute`] as a
-    /// response extension (by default they do). The extension costs an allocation of the
-    /// response's extension map per request (about 900 instructions, a sixth of a cache
-    /// hit's); a table that no outer layer asks what matched can turn it off. The request
-    /// of a route's layers and of a page carries it either way.
+    /// response extension, for the layers outside the table (trace spans and metrics by
+    /// route). Off by default: the extension costs an allocation of the response's extension
+    /// map per request, about 900 instructions, a third of a cache hit through the table.
+    /// The request of a route's layers and of a page carries it either way. A table merged
+    /// or nested into one that turns it on answers with it too.
     pub fn matched_route(mut self, enabled: bool) -> Self {
         self.tell_matched = enabled;
         self
@@ -342,6 +343,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     fn absorb(mut self, other: Routes<S>, prefix: Option<&str>) -> Self {
         let how = if prefix.is_some() { "nested" } else { "merged" };
         self.problems.extend(other.problems);
+        self.tell_matched |= other.tell_matched;
         match (&self.cache, other.cache) {
             (Some(mine), Some(theirs)) if !mine.ptr_eq(&theirs) => {
                 self.problems.push(super::Conflict::composition(
@@ -705,11 +707,11 @@ impl Entry {
     }
 }
 
-/// The route a [`RouteTable`] matched: a response extension on every answer of a
-/// registration, for the layers outside the table (trace spans, metrics by route rather than
-/// by raw URI), and a request extension for the route's own [layers](RouteHandler::layer)
-/// and pages. A path nothing matches gets none; [`Routes::matched_route`] turns the
-/// response extension off.
+/// The route a [`RouteTable`] matched: a request extension for the route's own
+/// [layers](RouteHandler::layer) and pages, and, for a table built with
+/// [`Routes::matched_route(true)`](Routes::matched_route), a response extension on every
+/// answer of a registration, for the layers outside the table (trace spans, metrics by
+/// route rather than by raw URI). A path nothing matches gets none.
 ///
 /// ```
 /// use http::Request;
@@ -720,6 +722,7 @@ impl Entry {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let table = Routes::new()
 ///     .route("/(shop)/api/products/[id]", RouteHandler::new().get(|| async { "tea" }))
+///     .matched_route(true)
 ///     .build();
 ///
 /// // The span is made before the table has matched: record the route when it answers.
