@@ -810,10 +810,9 @@ impl RouteHandlerService {
     /// handler, which sees the method `HEAD`, and loses its body. A cached `GET` (or such a
     /// `HEAD`) is answered by the cache, which fills entries with requests of its own.
     #[inline]
-    pub fn call_with_context(&self, mut req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
+    pub fn call_with_context(&self, req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
         if let Some(layered) = &self.inner.layered {
-            req.extensions_mut().insert(ctx);
-            return through(layered, req);
+            return through_with(layered, req, ctx);
         }
         let canonical = ctx.path().map(|path| &**path);
         match self.begin(&req, canonical, || ctx.clone()) {
@@ -1125,6 +1124,13 @@ impl RouteHandlerService {
             .unwrap_or_default();
         self.finish(begun, req, ctx)
     }
+}
+
+/// A layered route's answer, through its layers, with the params in `ctx`.
+#[cold]
+fn through_with(layered: &AnyService, mut req: Request<Body>, ctx: RouteContext) -> ResponseFuture {
+    req.extensions_mut().insert(ctx);
+    through(layered, req)
 }
 
 /// A layered route's answer, through its layers.

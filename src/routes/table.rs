@@ -594,6 +594,26 @@ struct Inner {
     mounts: std::sync::RwLock<Vec<Arc<str>>>,
 }
 
+impl Inner {
+    /// What the answer of `entry` is to be told: nothing, unless the table asks for the
+    /// matched route or has a rejection hook.
+    #[inline]
+    fn told(&self, entry: &Entry) -> Option<Box<Told>> {
+        match self.tell_matched || self.rejection.is_some() {
+            false => None,
+            true => self.told_slow(entry),
+        }
+    }
+
+    #[cold]
+    fn told_slow(&self, entry: &Entry) -> Option<Box<Told>> {
+        Some(Box::new(Told {
+            matched: self.tell_matched.then(|| entry.matched.clone()),
+            rejection: self.rejection.clone(),
+        }))
+    }
+}
+
 #[cfg(feature = "axum")]
 impl Inner {
     /// Remembers the mount `pattern`: one per place the table is mounted at, a few at most.
@@ -947,17 +967,22 @@ impl RouteTable {
         match found {
             Lookup::Found { id, params } => {
                 let entry = &inner.entries[id];
-                let answer = match &entry.target {
+                // Each answer is made in the future it is returned in, not moved there.
+                let told = inner.told(entry);
+                match &entry.target {
                     Target::Route(route) if entry.direct && !in_outer_fill(&req) => {
                         let own = entry.canonical.as_ref();
                         let matched = Matched::new(req.uri().path(), own, params);
                         let begun = route.begin(&req, Some(matched.path()), || matched.context());
-                        match begun {
-                            Begun::Answered(answer) => answer,
-                            begun => {
-                                route.finish(begun, req.map(Body::new), matched.into_context())
-                            }
-                        }
+                        ResponseFuture::with(
+                            match begun {
+                                Begun::Answered(answer) => answer,
+                                begun => {
+                                    route.finish(begun, req.map(Body::new), matched.into_context())
+                                }
+                            },
+                            told,
+                        )
                     }
                     Target::Route(route) => {
                         let ctx = entry.context(req.uri().path(), params);
@@ -965,11 +990,11 @@ impl RouteTable {
                             true => ctx,
                             false => filled_from_outside(&req, ctx),
                         };
-                        let mut req = req.map(Body::new);
-                        if route.is_layered() {
-                            req.extensions_mut().insert(entry.matched.clone());
-                        }
-                        route.call_with_context(req, ctx)
+                        let answer = match route.is_layered() {
+                            false => route.call_with_context(req.map(Body::new), ctx),
+                            true => layered(route, req.map(Body::new), ctx, &entry.matched),
+                        };
+                        ResponseFuture::with(answer, told)
                     }
                     Target::Page(page) => {
                         let mut ctx = entry.context(req.uri().path(), params);
@@ -979,11 +1004,10 @@ impl RouteTable {
                         let mut req = req.map(Body::new);
                         req.extensions_mut().insert(ctx);
                         req.extensions_mut().insert(entry.matched.clone());
-                        route::ResponseFuture::later(Box::pin(page.clone().oneshot(req)), None)
+                        let answer = Box::pin(page.clone().oneshot(req));
+                        ResponseFuture::with(route::ResponseFuture::later(answer, None), told)
                     }
-                };
-                let matched = inner.tell_matched.then_some(&entry.matched);
-                ResponseFuture::matched(answer, matched, inner.rejection.as_ref())
+                }
             }
             Lookup::NotFound => match &inner.not_found {
                 Some(service) => {
@@ -1051,6 +1075,18 @@ fn filled_from_outside<B>(req: &Request<B>, ctx: RouteContext) -> RouteContext {
         Some(fill) => ctx.with_path(fill.clone()),
         None => ctx,
     }
+}
+
+/// A layered route's answer: its layers get the matched route with the request.
+#[cold]
+fn layered(
+    route: &RouteHandlerService,
+    mut req: Request<Body>,
+    ctx: RouteContext,
+    matched: &MatchedRoute,
+) -> route::ResponseFuture {
+    req.extensions_mut().insert(matched.clone());
+    route.call_with_context(req, ctx)
 }
 
 /// The hook of [`Routes::rejection`].
@@ -1146,34 +1182,42 @@ pin_project! {
     pub struct ResponseFuture {
         #[pin]
         inner: route::ResponseFuture,
-        // Told to the response: the route the table matched.
-        matched: Option<MatchedRoute>,
-        rejection: Option<RejectionHook>,
+        // What the answer is told, when the table asks for anything: boxed, so that a
+        // table that asks for nothing pays one word and one test.
+        told: Option<Box<Told>>,
+    }
+}
+
+/// What a registration's answer is told: the route the table matched, and the rejection
+/// hook.
+struct Told {
+    matched: Option<MatchedRoute>,
+    rejection: Option<RejectionHook>,
+}
+
+impl Told {
+    #[cold]
+    fn apply(self, mut res: Response<Body>) -> Response<Body> {
+        if let Some(hook) = &self.rejection {
+            res = reshaped(res, hook);
+        }
+        if let Some(matched) = self.matched {
+            res.extensions_mut().insert(matched);
+        }
+        res
     }
 }
 
 impl ResponseFuture {
     #[inline]
     fn route(inner: route::ResponseFuture) -> Self {
-        Self {
-            inner,
-            matched: None,
-            rejection: None,
-        }
+        Self { inner, told: None }
     }
 
-    /// The answer of a registration, which tells the response what matched.
-    #[inline]
-    fn matched(
-        inner: route::ResponseFuture,
-        matched: Option<&MatchedRoute>,
-        rejection: Option<&RejectionHook>,
-    ) -> Self {
-        Self {
-            inner,
-            matched: matched.cloned(),
-            rejection: rejection.cloned(),
-        }
+    /// The answer of a registration, and what it is to be told.
+    #[inline(always)]
+    fn with(inner: route::ResponseFuture, told: Option<Box<Told>>) -> Self {
+        Self { inner, told }
     }
 
     /// A page's or the not-found service's answer. Boxed, so that the future of the common
@@ -1193,14 +1237,11 @@ impl Future for ResponseFuture {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Ok(mut res) = std::task::ready!(this.inner.poll(cx));
-        if let Some(hook) = this.rejection.take() {
-            res = reshaped(res, &hook);
-        }
-        if let Some(matched) = this.matched.take() {
-            res.extensions_mut().insert(matched);
-        }
-        Poll::Ready(Ok(res))
+        let Ok(res) = std::task::ready!(this.inner.poll(cx));
+        Poll::Ready(Ok(match this.told.take() {
+            None => res,
+            Some(told) => told.apply(res),
+        }))
     }
 }
 
