@@ -199,44 +199,48 @@ fn from_axum(res: impl AxumIntoResponse) -> Response<Body> {
     res.into_response().map(Body::new)
 }
 
-/// axum's `Path`, from the route's params: the same as [`crate::routes::Path`].
-impl<S, T> FromRequestParts<S> for ::axum::extract::Path<T>
-where
-    S: Send + Sync,
-    T: serde::de::DeserializeOwned + Send,
-{
-    type Rejection = <Path<T> as FromRequestParts<S>>::Rejection;
+/// axum's extractors that are this crate's under another name: the same reads, limits and
+/// rejections, one implementation.
+macro_rules! same_as {
+    ($(#[$doc:meta])* $trait:ident::$method:ident($input:ty), $axum:path => $ours:ident) => {
+        $(#[$doc])*
+        impl<S, T> $trait<S> for $axum
+        where
+            S: Send + Sync,
+            T: serde::de::DeserializeOwned + Send,
+        {
+            type Rejection = <$ours<T> as $trait<S>>::Rejection;
 
-    const READS: RequestData = <Path<T> as FromRequestParts<S>>::READS;
+            const READS: RequestData = <$ours<T> as $trait<S>>::READS;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        ctx: &RouteContext,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let Path(value) = Path::from_request_parts(parts, ctx, state).await?;
-        Ok(::axum::extract::Path(value))
-    }
+            async fn $method(
+                input: $input,
+                ctx: &RouteContext,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                let $ours(value) = $ours::$method(input, ctx, state).await?;
+                Ok(Self(value))
+            }
+        }
+    };
 }
 
-/// axum's `Query`: the same as [`crate::request::Query`].
-impl<S, T> FromRequestParts<S> for ::axum::extract::Query<T>
-where
-    S: Send + Sync,
-    T: serde::de::DeserializeOwned + Send,
-{
-    type Rejection = <Query<T> as FromRequestParts<S>>::Rejection;
-
-    const READS: RequestData = <Query<T> as FromRequestParts<S>>::READS;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        ctx: &RouteContext,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let Query(value) = Query::from_request_parts(parts, ctx, state).await?;
-        Ok(::axum::extract::Query(value))
-    }
+same_as! {
+    /// axum's `Path`, from the route's params: the same as [`crate::routes::Path`].
+    FromRequestParts::from_request_parts(&mut Parts), ::axum::extract::Path<T> => Path
+}
+same_as! {
+    /// axum's `Query`: the same as [`crate::request::Query`].
+    FromRequestParts::from_request_parts(&mut Parts), ::axum::extract::Query<T> => Query
+}
+same_as! {
+    /// axum's `Json` body: the same as [`crate::response::Json`] as an argument (content
+    /// type checked, the route's body limit).
+    FromRequest::from_request(Request<Body>), ::axum::Json<T> => Json
+}
+same_as! {
+    /// axum's `Form` body: the same as [`crate::request::Form`].
+    FromRequest::from_request(Request<Body>), ::axum::Form<T> => Form
 }
 
 /// axum's `State`, made from the route's state with axum's `FromRef`. State is not request
@@ -256,47 +260,6 @@ where
         state: &Outer,
     ) -> Result<Self, Infallible> {
         Ok(::axum::extract::State(T::from_ref(state)))
-    }
-}
-
-/// axum's `Json` body: the same as [`crate::response::Json`] as an argument (content type
-/// checked, the route's body limit).
-impl<S, T> FromRequest<S> for ::axum::Json<T>
-where
-    S: Send + Sync,
-    T: serde::de::DeserializeOwned + Send,
-{
-    type Rejection = <Json<T> as FromRequest<S>>::Rejection;
-
-    const READS: RequestData = <Json<T> as FromRequest<S>>::READS;
-
-    async fn from_request(
-        req: Request<Body>,
-        ctx: &RouteContext,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::from_request(req, ctx, state).await?;
-        Ok(::axum::Json(value))
-    }
-}
-
-/// axum's `Form` body: the same as [`crate::request::Form`].
-impl<S, T> FromRequest<S> for ::axum::Form<T>
-where
-    S: Send + Sync,
-    T: serde::de::DeserializeOwned + Send,
-{
-    type Rejection = <Form<T> as FromRequest<S>>::Rejection;
-
-    const READS: RequestData = <Form<T> as FromRequest<S>>::READS;
-
-    async fn from_request(
-        req: Request<Body>,
-        ctx: &RouteContext,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let Form(value) = Form::from_request(req, ctx, state).await?;
-        Ok(::axum::Form(value))
     }
 }
 

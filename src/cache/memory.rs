@@ -95,6 +95,7 @@ type Table = quick_cache::sync::Cache<
 /// key the fill made (and, for a key without a host, with the entry's path). The table keeps
 /// a key in each slot, and this is two words smaller than a [`CacheKey`], which also carries
 /// where its path starts and whether its text is borrowed.
+#[derive(Clone)]
 struct StoredKey {
     hash: u64,
     space: u64,
@@ -377,16 +378,17 @@ impl Inner {
         reaches: impl Fn(&CachedResponse) -> bool,
         record: impl FnOnce(&mut Writes, u64),
     ) -> usize {
+        // One pass over the table, each shard read-locked a step at a time and the writes
+        // not locked at all, so that lookups and fills go on meanwhile: invalidation is rare,
+        // and its caller is told what it did. The count is of the entries valid when the
+        // invalidation is recorded.
+        let reached: Vec<Arc<CachedResponse>> = self
+            .table
+            .iter()
+            .filter_map(|(_, entry)| reaches(&entry).then_some(entry))
+            .collect();
         let mut writes = lock(&self.writes);
-        // One pass over the table (each shard locked in turn): invalidation is rare, and its
-        // caller is told what it did.
-        let count = std::sync::atomic::AtomicUsize::new(0);
-        self.table.retain(|_, entry| {
-            if reaches(entry) && !writes.invalidated(entry) {
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-            true
-        });
+        let count = reached.iter().filter(|e| !writes.invalidated(e)).count();
         let generation = self.generation.load(Ordering::Acquire) + 1;
         record(&mut writes, generation);
         if writes.paths.len() + writes.tags.len() > MAX_RECORDS {
@@ -395,7 +397,8 @@ impl Inner {
             writes.floor = generation;
         }
         self.generation.store(generation, Ordering::Release);
-        count.into_inner()
+        drop(writes);
+        count
     }
 }
 
