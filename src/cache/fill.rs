@@ -15,12 +15,16 @@ use super::{
     flight::{FlightGuard, Mark},
     policy::Policy,
     respond::{marked, set_length, strip_unstored},
-    store::{CacheKey, CachedResponse, Lookup},
+    store::{CacheKey, CachedResponse, FillLease, Lookup, Turn},
 };
 use crate::{
     body::Body,
     context::{ReadTracker, RequestData, RouteContext},
 };
+
+/// How long a stale entry that another instance regenerates is served before this one looks
+/// again (for the new entry, or to regenerate it itself).
+const BUSY_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the cache fills entries from: the route's `GET` handler, or the service a
 /// [`CacheLayer`](super::CacheLayer) wraps. The one way the cache reaches what it wraps.
@@ -133,6 +137,7 @@ where
             replacing,
             requester,
             deadline: deadline(policy.cache.shared.fill_timeout),
+            lease: None,
         };
         let outcome = filling.fill(origin, ctx).await;
         // The entry (if any) is stored: end the flight, then answer those who waited on it.
@@ -149,6 +154,8 @@ struct Filling<'a, E> {
     replacing: Replacing,
     requester: Option<Requester<E>>,
     deadline: Option<Instant>,
+    /// The store's lease on the key, given up when the fill ends (the entry stored).
+    lease: Option<FillLease>,
 }
 
 impl<E: Send + 'static> Filling<'_, E> {
@@ -164,6 +171,25 @@ impl<E: Send + 'static> Filling<'_, E> {
                 if super::lookup::is_fresh(&entry, Instant::now()) {
                     return Outcome::Entry(entry);
                 }
+            }
+        }
+        match store
+            .lease(self.key, self.replacing == Replacing::Stale)
+            .await
+        {
+            Ok(Turn::Run(lease)) => self.lease = Some(lease),
+            Ok(Turn::Filled(entry)) => return Outcome::Entry(entry),
+            Ok(Turn::Busy) if self.replacing == Replacing::Stale => {
+                tracing::debug!(key = %self.key, "another instance regenerates this entry");
+                self.flight.leave(Mark::BackOff {
+                    until: Instant::now() + BUSY_BACKOFF,
+                });
+                return Outcome::PerClient;
+            }
+            // A request waits on this fill: it runs.
+            Ok(Turn::Busy) => {}
+            Err(error) => {
+                tracing::debug!(key = %self.key, %error, "cache store lease failed; filling");
             }
         }
         let generation = match store.generation().await {

@@ -141,9 +141,12 @@ impl Revalidated {
         self.entries
     }
 
-    /// Whether the call reached no route and no stored entry.
+    /// Whether the call reached no route and no stored entry. A store that cannot count the
+    /// entries it invalidated (a [`RedisStore`](super::RedisStore), whose entries are in
+    /// Redis) tells nothing of them, so the routes alone decide: `false` when they are
+    /// none, since entries may still carry the tag from their responses.
     pub fn reached_nothing(&self) -> bool {
-        self.routes.is_empty() && self.entries.unwrap_or(0) == 0
+        self.routes.is_empty() && self.entries == Some(0)
     }
 }
 

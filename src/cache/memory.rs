@@ -402,6 +402,126 @@ impl Inner {
     }
 }
 
+/// What an invalidation names: a path or a tag.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Name<'a> {
+    Path(&'a str),
+    Tag(&'a str),
+}
+
+/// The store as the memory tier of a store shared by several processes, whose generations
+/// are the shared store's timestamps rather than a count of this one's invalidations.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+impl MemoryStore {
+    /// Records that `name` was invalidated at `at`, keeping a later record already there,
+    /// and raises the generation to `at`. Entries are not counted: a remote invalidation
+    /// does not scan the table.
+    pub(crate) fn record(&self, name: Name<'_>, at: u64) {
+        let mut writes = lock(&self.inner.writes);
+        let records = match name {
+            Name::Path(_) => &mut writes.paths,
+            Name::Tag(_) => &mut writes.tags,
+        };
+        let (Name::Path(text) | Name::Tag(text)) = name;
+        match records.get_mut(text) {
+            Some(kept) => *kept = (*kept).max(at),
+            None => {
+                records.insert(text.into(), at);
+            }
+        }
+        self.fold(&mut writes, at);
+    }
+
+    /// Records a local invalidation of `name` at `at` and answers how many stored entries it
+    /// reached that were valid until now.
+    pub(crate) fn invalidate_at(&self, name: Name<'_>, at: u64) -> usize {
+        let count = match name {
+            Name::Path(path) => self.inner.count(|entry| entry.path() == path),
+            Name::Tag(tag) => self
+                .inner
+                .count(|entry| entry.tags().iter().any(|t| &**t == tag)),
+        };
+        self.record(name, at);
+        count
+    }
+
+    /// Replaces the record `from` of `name` by `to`, unless another record raised it since:
+    /// a local invalidation recorded at an estimate, corrected to the shared store's time.
+    pub(crate) fn correct(&self, name: Name<'_>, from: u64, to: u64) {
+        let mut writes = lock(&self.inner.writes);
+        let records = match name {
+            Name::Path(_) => &mut writes.paths,
+            Name::Tag(_) => &mut writes.tags,
+        };
+        let (Name::Path(text) | Name::Tag(text)) = name;
+        if let Some(kept) = records.get_mut(text) {
+            if *kept == from {
+                *kept = to;
+            }
+        }
+        self.fold(&mut writes, to);
+    }
+
+    /// Raises the generation to `at`: every invalidation up to `at` is recorded, so an entry
+    /// checked now is known valid up to `at`.
+    pub(crate) fn advance(&self, at: u64) {
+        let writes = lock(&self.inner.writes);
+        self.inner.generation.fetch_max(at, Ordering::AcqRel);
+        drop(writes);
+    }
+
+    /// Invalidates every entry made before `at`.
+    pub(crate) fn floor(&self, at: u64) {
+        let mut writes = lock(&self.inner.writes);
+        writes.paths.clear();
+        writes.tags.clear();
+        writes.floor = writes.floor.max(at);
+        self.inner.generation.fetch_max(at, Ordering::AcqRel);
+    }
+
+    /// Stores an entry known valid up to `checked`.
+    pub(crate) fn put_checked(
+        &self,
+        key: &CacheKey<'_>,
+        entry: Arc<CachedResponse>,
+        checked: u64,
+    ) -> bool {
+        entry.checked.fetch_max(checked, Ordering::AcqRel);
+        self.inner.put(key, entry)
+    }
+
+    /// The entry under `key`, checked against the records.
+    pub(crate) fn lookup(&self, key: &CacheKey<'_>) -> Lookup {
+        self.inner.get(key)
+    }
+
+    /// Raises the generation to `at` and folds the records into a floor when there are too
+    /// many.
+    fn fold(&self, writes: &mut Writes, at: u64) {
+        let generation = self.inner.generation.load(Ordering::Acquire).max(at);
+        if writes.paths.len() + writes.tags.len() > MAX_RECORDS {
+            writes.paths.clear();
+            writes.tags.clear();
+            writes.floor = generation;
+        }
+        self.inner.generation.store(generation, Ordering::Release);
+    }
+}
+
+impl Inner {
+    /// How many stored entries `reaches` that are valid now.
+    fn count(&self, reaches: impl Fn(&CachedResponse) -> bool) -> usize {
+        let reached: Vec<Arc<CachedResponse>> = self
+            .table
+            .iter()
+            .filter_map(|(_, entry)| reaches(&entry).then_some(entry))
+            .collect();
+        let writes = lock(&self.writes);
+        reached.iter().filter(|e| !writes.invalidated(e)).count()
+    }
+}
+
 impl CacheStore for MemoryStore {
     #[inline]
     fn get(&self, key: &CacheKey<'_>) -> StoreFuture<Result<Lookup, StoreError>> {

@@ -157,6 +157,8 @@ mod layer;
 mod lookup;
 mod memory;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis;
 mod respond;
 mod service;
 mod store;
@@ -176,8 +178,15 @@ pub use self::{
     layer::CacheLayer,
     memory::{DEFAULT_MAX_BYTES, MemoryStore},
     service::{CacheService, ResponseFuture},
-    store::{CacheKey, CacheStore, CachedResponse, EntryMeta, Lookup, StoreError, StoreFuture},
+    store::{
+        CacheKey, CacheStore, CachedResponse, EntryMeta, FillLease, Lookup, StoreError,
+        StoreFuture, StoreStats, Turn,
+    },
 };
+
+#[cfg(feature = "redis")]
+#[doc(inline)]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 
 pub(crate) use self::{
     config::Resolved,
@@ -325,6 +334,11 @@ impl Cache {
     /// The store.
     pub fn store(&self) -> &Arc<dyn CacheStore> {
         &self.shared.store
+    }
+
+    /// The counts its store keeps ([`CacheStore::stats`]): `None` for a [`MemoryStore`].
+    pub fn stats(&self) -> Option<StoreStats> {
+        self.shared.store.stats()
     }
 
     /// Whether both are the same cache.

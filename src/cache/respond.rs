@@ -126,13 +126,16 @@ pub(crate) fn cache_control(revalidate: Option<Duration>) -> HeaderValue {
     HeaderValue::try_from(value).expect("digits and ascii are a valid header value")
 }
 
-/// A strong entity tag: the body's length and a 64-bit SipHash of it, stable for a given
-/// build.
+/// A strong entity tag: the body's length and its 64-bit XXH3 hash, the same for the same
+/// body in every process.
 pub(crate) fn etag_of(body: &[u8]) -> HeaderValue {
-    use std::hash::Hasher;
-    let mut hasher = std::hash::DefaultHasher::new();
-    hasher.write(body);
-    let tag = format!("\"{:x}-{:016x}\"", body.len(), hasher.finish());
+    // XXH3: the same for the same bytes in every build and on every machine, so that
+    // instances sharing a store send one `ETag` for one body (`DefaultHasher` is neither).
+    let tag = format!(
+        "\"{:x}-{:016x}\"",
+        body.len(),
+        xxhash_rust::xxh3::xxh3_64(body)
+    );
     HeaderValue::try_from(tag).expect("hex digits are a valid header value")
 }
 

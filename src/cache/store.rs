@@ -142,6 +142,101 @@ pub trait CacheStore: Send + Sync + 'static {
     /// Invalidates every entry tagged `tag`. Answers how many stored entries it invalidated,
     /// when the store can tell.
     fn invalidate_tag(&self, tag: &str) -> StoreFuture<Result<Option<usize>, StoreError>>;
+
+    /// Asked by a fill of `key` before it runs the handler: whether this process should run
+    /// it. A store shared by several processes answers [`Turn::Filled`] when another one
+    /// stored a fresh entry meanwhile, and [`Turn::Busy`] when another one is regenerating
+    /// the `stale` entry this fill would replace; the lease a [`Turn::Run`] holds is given up
+    /// when the fill ends.
+    ///
+    /// The default answers [`Turn::Run`] at once, without a lease: a store of one process
+    /// has the cache's own coalescing of fills, which runs one per key.
+    fn lease(&self, key: &CacheKey<'_>, stale: bool) -> StoreFuture<Result<Turn, StoreError>> {
+        let _ = (key, stale);
+        StoreFuture::ready(Ok(Turn::Run(FillLease::none())))
+    }
+
+    /// Counts of what the store did, when it keeps them (a store over a network does; the
+    /// default, and [`MemoryStore`](super::MemoryStore), keep none, so that a hit touches no
+    /// shared counter). [`Cache::stats`](super::Cache::stats) reads them.
+    fn stats(&self) -> Option<StoreStats> {
+        None
+    }
+}
+
+/// What [`CacheStore::lease`] tells a fill.
+#[derive(Debug)]
+pub enum Turn {
+    /// Run the handler. The lease, if the store took one, is held until this value is
+    /// dropped, which the fill does once the entry is stored.
+    Run(FillLease),
+    /// Another process stored a fresh entry for the key: the fill answers from it.
+    Filled(Arc<CachedResponse>),
+    /// Another process is regenerating the key's stale entry: the stale entry stays in
+    /// service, and this process tries again a moment later.
+    Busy,
+}
+
+/// The right to fill a key, held by a running fill: whatever the store put in it is dropped
+/// (and the lease given up) when the fill ends.
+///
+/// ```
+/// use route_handlers::cache::FillLease;
+///
+/// struct Release;
+/// impl Drop for Release {
+///     fn drop(&mut self) { /* give the lease up */ }
+/// }
+/// let lease = FillLease::held(Release);
+/// drop(lease);
+/// let _none = FillLease::none();
+/// ```
+pub struct FillLease {
+    _held: Option<Box<dyn Send + Sync>>,
+}
+
+impl FillLease {
+    /// No lease: nothing to give up.
+    pub fn none() -> Self {
+        Self { _held: None }
+    }
+
+    /// A lease given up when `guard` is dropped.
+    pub fn held(guard: impl Send + Sync + 'static) -> Self {
+        Self {
+            _held: Some(Box::new(guard)),
+        }
+    }
+}
+
+impl fmt::Debug for FillLease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FillLease")
+            .field("held", &self._held.is_some())
+            .finish()
+    }
+}
+
+/// Counts a store keeps ([`CacheStore::stats`]), since it was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// Lookups answered from this process's memory.
+    pub l1_hits: u64,
+    /// Lookups answered from the shared store.
+    pub l2_hits: u64,
+    /// Lookups that found nothing to serve (missing, invalidated, or the shared store
+    /// unreachable).
+    pub misses: u64,
+    /// Fills that waited for another process to fill the same key.
+    pub lease_waits: u64,
+    /// Calls to the shared store that failed or timed out.
+    pub errors: u64,
+    /// Whether the circuit breaker is open: the shared store is not called until it answers
+    /// a probe again.
+    pub breaker_open: bool,
+    /// How many times the breaker opened.
+    pub breaker_trips: u64,
 }
 
 /// What [`CacheStore::get`] found.

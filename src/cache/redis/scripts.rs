@@ -1,0 +1,106 @@
+//! The Lua scripts the store runs in Redis, each atomic there: a lookup checked against the
+//! invalidation records, a write fenced by them, an invalidation, a resync and a lease's
+//! release.
+//!
+//! Times are microseconds of Redis' `TIME`, the one clock every instance shares. An
+//! invalidation is recorded at `TIME + 1`, an entry's generation is a `TIME` read before its
+//! handler ran, and an entry is invalid when one of its names was recorded after its
+//! generation (`record > generation`): a fill that read the time before a purge is fenced,
+//! one that read it in the same microsecond after it is refilled (the safe side).
+//!
+//! Numbers are written with `string.format('%d', ..)`: Lua 5.1 prints a double of 16 digits
+//! in exponent form, which would lose the last digits of a time.
+
+use redis::Script;
+
+/// `KEYS`: entry, records. `ARGV`: format. Answers `{0, now}` (nothing, or another
+/// format), `{1, now}` (invalidated) or `{2, now, generation, names, data}`.
+pub(crate) const GET: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local e = redis.call('HMGET', KEYS[1], 'v', 'g', 'n', 'd')
+if (not e[1]) or e[1] ~= ARGV[1] or (not e[2]) or (not e[3]) or (not e[4]) then
+  return {0, now}
+end
+local g = tonumber(e[2])
+local all = redis.call('ZSCORE', KEYS[2], '*')
+if all and tonumber(all) > g then return {1, now} end
+for name in string.gmatch(e[3], '[^\n]+') do
+  local s = redis.call('ZSCORE', KEYS[2], name)
+  if s and tonumber(s) > g then return {1, now} end
+end
+return {2, now, e[2], e[3], e[4]}
+";
+
+/// `KEYS`: entry, records. `ARGV`: format, generation, names, data, time to live (ms).
+/// Answers `1` when written, `0` when an invalidation after the generation fences it or the
+/// stored entry is of a later generation.
+pub(crate) const PUT: &str = r"
+local g = tonumber(ARGV[2])
+local all = redis.call('ZSCORE', KEYS[2], '*')
+if all and tonumber(all) > g then return 0 end
+for name in string.gmatch(ARGV[3], '[^\n]+') do
+  local s = redis.call('ZSCORE', KEYS[2], name)
+  if s and tonumber(s) > g then return 0 end
+end
+local old = redis.call('HMGET', KEYS[1], 'v', 'g')
+if old[1] == ARGV[1] and old[2] and tonumber(old[2]) > g then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'g', ARGV[2], 'n', ARGV[3], 'd', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+";
+
+/// `KEYS`: records. `ARGV`: name, retention (µs), channel. Records `name` at `TIME + 1`
+/// (or a later record already there), drops records older than the retention, publishes
+/// `<time> <name>` and answers the time.
+pub(crate) const INVALIDATE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local at = now + 1
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if old and tonumber(old) > at then at = tonumber(old) end
+local text = string.format('%d', at)
+redis.call('ZADD', KEYS[1], text, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%d', now - tonumber(ARGV[2])))
+redis.call('PUBLISH', ARGV[3], text .. ' ' .. ARGV[1])
+return at
+";
+
+/// `KEYS`: records. `ARGV`: from (µs), most records. Answers `{now, name, time, name,
+/// time, ..}`: every record at or after `from`, up to the most (one more tells the caller
+/// there were too many).
+pub(crate) const RESYNC: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local r = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]) + 1)
+table.insert(r, 1, string.format('%d', now))
+return r
+";
+
+/// `KEYS`: lease. `ARGV`: token. Deletes the lease when it is still this token's.
+pub(crate) const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// The scripts, loaded once (by `EVALSHA`, with `EVAL` when Redis does not know one).
+pub(crate) struct Scripts {
+    pub(crate) get: Script,
+    pub(crate) put: Script,
+    pub(crate) invalidate: Script,
+    pub(crate) resync: Script,
+    pub(crate) release: Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Self {
+        Self {
+            get: Script::new(GET),
+            put: Script::new(PUT),
+            invalidate: Script::new(INVALIDATE),
+            resync: Script::new(RESYNC),
+            release: Script::new(RELEASE),
+        }
+    }
+}
