@@ -160,6 +160,9 @@
 //!
 //! - `axum` (off by default): axum's extractors and responses inside route handlers, and
 //!   tables that key the public path under `nest_service` (see the `axum` module).
+//! - `redis` (off by default): `cache::RedisStore`, one cache that many instances share on
+//!   Redis, with a memory tier in each, invalidation that reaches every instance within a
+//!   documented bound, one regeneration per key across instances and a circuit breaker.
 //! - `hyper` (off by default): [`RouteTable`] and
 //!   [`RouteHandlerService`] implement `hyper::service::Service`, so hyper serves them by
 //!   reference, without the clone and `oneshot` per request of hyper-util's

@@ -941,7 +941,7 @@ impl RouteHandlerService {
     ///     .tags(["products"])
     ///     .into_service();
     /// let report = route.revalidator().unwrap().revalidate_tag("products").await.unwrap();
-    /// assert_eq!(report.routes(), ["(route)".into()]);
+    /// assert_eq!(report.routes(), [std::sync::Arc::<str>::from("(route)")]);
     /// # }
     /// ```
     pub fn revalidator(&self) -> Option<crate::cache::Revalidator> {

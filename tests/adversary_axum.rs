@@ -883,7 +883,7 @@ async fn a_nested_tables_cache_is_the_one_its_routes_use_and_its_revalidator_rea
         .revalidate_path("/api/products")
         .await
         .unwrap();
-    assert_eq!(report.routes(), ["/api/products".into()]);
+    assert_eq!(report.routes(), [std::sync::Arc::<str>::from("/api/products")]);
     assert_eq!(report.entries(), Some(1));
     let again = get(&table, "/api/products").await;
     assert_eq!(
@@ -921,7 +921,7 @@ async fn revalidate_path_reaches_every_spelling_of_a_path() {
     ] {
         get(&table, "/api/products").await;
         let report = revalidator.revalidate_path(spelling).await.unwrap();
-        assert_eq!(report.routes(), ["/api/products".into()], "{spelling}");
+        assert_eq!(report.routes(), [std::sync::Arc::<str>::from("/api/products")], "{spelling}");
         assert_eq!(report.entries(), Some(1), "{spelling}");
         assert_eq!(
             get(&table, "/api/products").await.cache(),
@@ -940,7 +940,7 @@ async fn revalidate_path_of_the_public_path_under_nest_service() {
     get(&app, "/api/products").await;
     let report = revalidator.revalidate_path("/api/products").await.unwrap();
     assert_eq!(report.entries(), Some(1));
-    assert_eq!(report.routes(), ["/products".into()]);
+    assert_eq!(report.routes(), [std::sync::Arc::<str>::from("/products")]);
     assert_eq!(
         get(&app, "/api/products").await.cache(),
         Some("REVALIDATED")
@@ -1055,7 +1055,7 @@ async fn counts_after_eviction_are_of_entries_still_held() {
             .revalidate_path(&format!("/big/{id}"))
             .await
             .unwrap();
-        assert_eq!(report.routes(), ["/big/[id]".into()]);
+        assert_eq!(report.routes(), [std::sync::Arc::<str>::from("/big/[id]")]);
         let n = report.entries().unwrap();
         assert!(n <= 1, "/big/{id}: {n}");
         counted += n;
@@ -1064,7 +1064,7 @@ async fn counts_after_eviction_are_of_entries_still_held() {
     // Nothing is left valid for the tag.
     let report = cache.revalidator().revalidate_tag("big").await.unwrap();
     assert_eq!(report.entries(), Some(0));
-    assert_eq!(report.routes(), ["/big/[id]".into()]);
+    assert_eq!(report.routes(), [std::sync::Arc::<str>::from("/big/[id]")]);
 }
 
 // ------------------------------------------------------------------------------------------

@@ -536,7 +536,7 @@ async fn a_request_after_a_purge_does_not_join_the_fill_that_started_before_it()
         };
         // Nothing stored yet, the fill is in flight: it is detached, and the route reached.
         assert_eq!(report.entries(), Some(0), "{purge}: {report:?}");
-        assert_eq!(report.routes(), ["(route)".into()], "{purge}");
+        assert_eq!(report.routes(), [std::sync::Arc::<str>::from("(route)")], "{purge}");
         let second = tokio::spawn({
             let svc = svc.clone();
             async move { send(&svc, get("/j")).await }
@@ -1296,7 +1296,7 @@ async fn a_route_given_no_cache_has_its_own_and_its_revalidator_reaches_it() {
     let revalidator = svc.revalidator().expect("a cached route has a cache");
     let report = revalidator.revalidate_path(path).await.unwrap();
     assert_eq!(report.entries(), Some(1));
-    assert_eq!(report.routes(), ["(route)".into()]);
+    assert_eq!(report.routes(), [std::sync::Arc::<str>::from("(route)")]);
     let (_, h, _) = send(&svc, get(path)).await;
     assert_eq!(status_of(&h), "REVALIDATED");
     assert_eq!(runs.get(), 2);

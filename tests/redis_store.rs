@@ -49,12 +49,39 @@ impl Instance {
     }
 }
 
+/// A store resyncing every 200 ms, with a staleness bound of 1 s.
 fn store(url: &str, deployment: &str) -> route_handlers::cache::RedisStoreBuilder {
     RedisStore::builder(url)
         .deployment_id(deployment)
         .resync(Duration::from_millis(200))
         .staleness_bound(Duration::from_secs(1))
         .timeout(Duration::from_millis(100))
+}
+
+/// A store whose resync is too slow (5 s) to explain anything that happens in a second.
+fn slow_resync(url: &str, deployment: &str) -> route_handlers::cache::RedisStoreBuilder {
+    store(url, deployment)
+        .resync(Duration::from_secs(5))
+        .staleness_bound(Duration::from_secs(10))
+}
+
+/// How many clients subscribe to the invalidation channel of deployment `d1`.
+fn pubsub_count(redis: &RedisServer) -> usize {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(redis.addr()).unwrap();
+    stream.write_all(b"PUBSUB NUMSUB rh:{d1}:inv\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut reply = vec![0; 256];
+    let n = stream.read(&mut reply).unwrap_or(0);
+    // `*2 $10 rh:{d1}:inv :N`
+    String::from_utf8_lossy(&reply[..n])
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix(':'))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The routes every instance serves: `/item` (tag `items`, fresh for an hour) and
@@ -211,16 +238,20 @@ async fn a_tag_revalidated_on_one_instance_reaches_the_other_at_once() {
         return;
     };
     let origin = Origin::default();
-    let a = instance(store(&redis.url(), "d1"), &origin).await;
-    let b = instance(store(&redis.url(), "d1"), &origin).await;
+    let a = instance(slow_resync(&redis.url(), "d1"), &origin).await;
+    let b = instance(slow_resync(&redis.url(), "d1"), &origin).await;
+    // Both subscribed (they subscribe in the background).
+    within(Duration::from_secs(5), async || pubsub_count(&redis) == 2)
+        .await
+        .expect("both instances subscribe");
     get(Proto::H1, &a, "/item").await;
     get(Proto::H1, &a, "/tagged").await;
-    // By pub/sub: well within one resync interval (200 ms here).
+    // By pub/sub: the resync (every 5 s) cannot explain it.
     let took = revalidation_reaches(&a, &b, &origin, "/item", "items").await;
-    assert!(took < Duration::from_millis(200), "{took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
     // A tag a response carried fences alike.
     let took = revalidation_reaches(&a, &b, &origin, "/tagged", "from-response").await;
-    assert!(took < Duration::from_millis(200), "{took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
     // And a path.
     origin.version.fetch_add(1, Ordering::SeqCst);
     let old = get(Proto::H2, &b, "/item").await.body;
@@ -234,7 +265,7 @@ async fn a_tag_revalidated_on_one_instance_reaches_the_other_at_once() {
     })
     .await
     .unwrap();
-    assert!(took < Duration::from_millis(200), "{took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,8 +278,8 @@ async fn without_pub_sub_the_resync_brings_the_revalidation_within_one_interval(
     let b = instance(store(&redis.url(), "d1").pubsub(false), &origin).await;
     get(Proto::H1, &a, "/item").await;
     let took = revalidation_reaches(&a, &b, &origin, "/item", "items").await;
-    // One resync interval (200 ms), and a poll's worth.
-    assert!(took < Duration::from_millis(400), "{took:?}");
+    // One resync interval (200 ms), within the staleness bound (1 s).
+    assert!(took < Duration::from_secs(1), "{took:?}");
     // The instance that revalidated serves the new entry at once.
     origin.version.fetch_add(1, Ordering::SeqCst);
     let old = get(Proto::H1, &a, "/item").await.body;
@@ -466,7 +497,7 @@ async fn a_redis_killed_mid_load_fails_no_request_and_serves_nothing_past_the_bo
     assert_eq!(shared.header(STATUS), Some("HIT"));
     assert_eq!(origin.runs(), runs + 1);
     let took = revalidation_reaches(&a, &b, &origin, "/tagged", "from-response").await;
-    assert!(took < Duration::from_millis(400), "{took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -497,12 +528,12 @@ async fn a_slow_redis_bounds_latency_by_the_timeout_and_trips_the_breaker() {
     assert_eq!(stats.breaker_trips, 1, "{stats:?}");
     // A cold miss makes a few Redis calls before the breaker opens, each bounded by 100 ms.
     assert!(slowest < Duration::from_millis(800), "{slowest:?}");
-    // With the breaker open, a request costs no Redis call at all.
+    // With the breaker open, a request makes no Redis call (each would wait 100 ms).
     let errors = stats.errors;
     let start = Instant::now();
     get(Proto::H1, &a, "/tagged?open").await;
     assert!(
-        start.elapsed() < Duration::from_millis(50),
+        start.elapsed() < Duration::from_millis(100),
         "{:?}",
         start.elapsed()
     );

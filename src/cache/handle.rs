@@ -114,7 +114,7 @@ impl Revalidator {
 ///     .build();
 /// let revalidator = table.revalidator();
 /// let report = revalidator.revalidate_tag("products").await.unwrap();
-/// assert_eq!(report.routes(), ["/api/products".into()]);
+/// assert_eq!(report.routes(), [std::sync::Arc::<str>::from("/api/products")]);
 /// assert_eq!(report.entries(), Some(0)); // nothing was cached yet
 ///
 /// let report = revalidator.revalidate_path("/api/nothing-here").await.unwrap();

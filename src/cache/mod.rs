@@ -108,7 +108,9 @@
 //! entries of its routes in the cache given with [`Routes::cache`](crate::Routes::cache),
 //! or else in its own, and [`RouteTable::revalidator`](crate::RouteTable::revalidator)
 //! reaches it; a route outside a table, or a [`CacheLayer`], given no cache has its own,
-//! reached by its `revalidator()`. The cache spawns its fills on the Tokio runtime.
+//! reached by its `revalidator()`. The cache spawns its fills on the Tokio runtime. With the
+//! `redis` feature, a `RedisStore` shares one cache between the instances of an app, with a
+//! memory tier in each (see its docs for the staleness bound).
 //!
 //! # Example
 //!
@@ -185,6 +187,7 @@ pub use self::{
 };
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[doc(inline)]
 pub use self::redis::{RedisStore, RedisStoreBuilder};
 

@@ -935,7 +935,7 @@ impl RouteTable {
     ///     )
     ///     .build();
     /// let report = table.revalidator().revalidate_path("/api/products/7").await.unwrap();
-    /// assert_eq!(report.routes(), ["/api/products/[id]".into()]);
+    /// assert_eq!(report.routes(), [std::sync::Arc::<str>::from("/api/products/[id]")]);
     /// # }
     /// ```
     pub fn revalidator(&self) -> Revalidator {

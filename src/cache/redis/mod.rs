@@ -449,15 +449,15 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Inner {
     fn stats(&self) -> StoreStats {
         let c = &self.counters;
-        let mut stats = StoreStats::default();
-        stats.l1_hits = c.l1_hits.load(Ordering::Relaxed);
-        stats.l2_hits = c.l2_hits.load(Ordering::Relaxed);
-        stats.misses = c.misses.load(Ordering::Relaxed);
-        stats.lease_waits = c.lease_waits.load(Ordering::Relaxed);
-        stats.errors = c.errors.load(Ordering::Relaxed);
-        stats.breaker_open = self.breaker.is_open();
-        stats.breaker_trips = self.breaker.trips.load(Ordering::Relaxed);
-        stats
+        StoreStats {
+            l1_hits: c.l1_hits.load(Ordering::Relaxed),
+            l2_hits: c.l2_hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            lease_waits: c.lease_waits.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            breaker_open: self.breaker.is_open(),
+            breaker_trips: self.breaker.trips.load(Ordering::Relaxed),
+        }
     }
 
     fn entry_key(&self, key: &CacheKey<'_>) -> String {
