@@ -34,6 +34,8 @@ class Run:
         self.load_icount = read_load_icount(os.path.join(d, "load_icount.tsv"))
         self.fill = read_fill(os.path.join(d, "memory-fill.txt"))
         self.flood = read_flood(os.path.join(d, "memory-flood.txt"))
+        self.redis_time = read_criterion(os.path.join(d, "criterion-redis"))
+        self.redis_load = read_redis_load(os.path.join(d, "redis-load.tsv"))
 
     # Instructions per iteration of one key.
     def ir(self, key):
@@ -89,6 +91,15 @@ def read_load(path):
         sys.exit(f"{path}: no runs")
     keys = ("req_per_s", "p50_us", "p99_us", "cpu_us_per_req")
     return {(r["round"], r["mode"]): {k: float(r[k]) for k in keys} for r in rows}
+
+
+def read_redis_load(path):
+    import csv
+
+    rows = list(csv.DictReader(open(path), delimiter="\t"))
+    if not rows:
+        sys.exit(f"{path}: no runs")
+    return {(r["round"], r["mode"]): float(r["req_per_s"]) for r in rows}
 
 
 def read_load_icount(path):
@@ -693,6 +704,59 @@ def meta_table(run):
     return table(["", ""], rows, ["---", "---"])
 
 
+REDIS_CASES = [
+    ("redis/memory/hit", "a hit from a `MemoryStore` (the reference)"),
+    ("redis/redis/l1_hit", "a hit from the memory tier (L1) of a `RedisStore`"),
+    ("redis/redis/l2_hit", "a hit from Redis (L2): read, decoded, answered"),
+    ("redis/handler", "the route uncached: its handler runs"),
+]
+
+
+def redis_time_table(run):
+    rounds = sorted(run.redis_time)
+    rows = []
+    for bench, what in REDIS_CASES:
+        per = [run.redis_time[r][bench] for r in rounds if bench in run.redis_time[r]]
+        if len(per) != len(rounds):
+            sys.exit(f"no redis time for {bench} in every round")
+        med = statistics.median(m for m, _ in per)
+        lo = min(x for _, x in per)
+        ratio = statistics.median(
+            run.redis_time[r][bench][0] / run.redis_time[r]["redis/memory/hit"][0] for r in rounds
+        )
+        rows.append([f"`{bench.split('/', 1)[1]}`", what, ns(med), ns(lo), r2(ratio)])
+    how = (
+        f"{len(rounds)} criterion round(s) of `benches/redis.rs`, a 1 KiB body through a `RouteTable` "
+        "(`Service::call`, current-thread runtime), pinned to CPU 1, `redis-server` on CPU 0 over loopback."
+    )
+    return caption(run, how) + table(["bench", "what", "median ns", "min ns", "÷ memory hit"], rows, ["---", "---", "---:", "---:", "---:"])
+
+
+def redis_load_table(run):
+    runs = run.redis_load
+    rounds = sorted({r for r, _ in runs}, key=int)
+    names = {
+        "memory": "one instance, `MemoryStore` holding every entry",
+        "1": "one instance, `RedisStore` (2 MiB memory tier)",
+        "2": "two instances sharing one Redis (2 MiB memory tier each)",
+    }
+    rows = []
+    for mode in ["memory", "1", "2"]:
+        med = statistics.median(runs[(r, mode)] for r in rounds)
+        vs_memory = statistics.median(runs[(r, mode)] / runs[(r, "memory")] for r in rounds)
+        vs_one = statistics.median(runs[(r, mode)] / runs[(r, "1")] for r in rounds)
+        rows.append([names[mode], n(med), r2(vs_memory), r2(vs_one)])
+    how = (
+        f"{len(rounds)} round(s) of wrk (32 connections in all, split evenly between the instances), "
+        f"{run.meta['LOAD_WARMUP']} s warm-up + {run.meta['LOAD_DURATION']} s measured, random ids of 20,000 "
+        "(1 KiB each, 20 MiB in all); servers, wrk and Redis share the machine's two cores, unpinned. "
+        "Every request answered 200 (checked)."
+    )
+    return caption(run, how) + table(
+        ["setup", "req/s", "÷ memory", "÷ one instance on Redis"], rows, ["---", "---:", "---:", "---:"]
+    )
+
+
 def render(run, template):
     values = {
         "meta": meta_table(run),
@@ -711,6 +775,8 @@ def render(run, template):
         "memory": memory_table(run),
         "e2e_profile": e2e_profile_table(run),
         "hit_profile": hit_profile_table(run),
+        "redis_time": redis_time_table(run),
+        "redis_load": redis_load_table(run),
     }
     used = set()
 

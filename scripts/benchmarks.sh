@@ -15,14 +15,18 @@
 # 4. end to end over loopback: scripts/load.sh (req/s, latency, server CPU, pinned) and
 #    scripts/load_icount.sh (server instructions per request under callgrind);
 # 5. memory: examples/cache_memory.rs, fill and flood;
-# 6. writes BENCHMARKS.md from scripts/benchmarks/template.md with scripts/benchmarks.py.
+# 6. Redis (benches/redis.rs): a RedisStore's memory-tier hit, Redis hit and the handler per
+#    request against a MemoryStore hit (criterion), and wrk against one instance over a
+#    MemoryStore, one over Redis and two sharing it;
+# 7. writes BENCHMARKS.md from scripts/benchmarks/template.md with scripts/benchmarks.py.
 #
 # Every bench and icount binary checks the answers it measures before it measures them.
 # Raw results stay in RESULTS (default target/benchmarks/<commit>). Knobs: ROUNDS,
 # LOAD_ROUNDS, WARMUP/MEASURE (criterion seconds), N1/N2, LOAD_WARMUP/LOAD_DURATION,
 # ICOUNT_DURATION, MEM_IDS, FLOOD_IDS, FLOOD_MIB, OUTPUT (default BENCHMARKS.md).
 #
-# Needs: valgrind, wrk (installed with apt-get when missing), curl, taskset, python3.
+# Needs: valgrind, wrk and redis-server (installed with apt-get when missing), curl, taskset,
+# python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -172,7 +176,72 @@ log "memory: fill $MEM_IDS"
 log "memory: flood $FLOOD_IDS through $FLOOD_MIB MiB"
 "$mem" flood "$FLOOD_IDS" "$FLOOD_MIB" >"$RESULTS/memory-flood.txt"
 
-# 6. BENCHMARKS.md.
+# 6. Redis: the tiers of a RedisStore per request (criterion, pinned to CPU 1, Redis on CPU 0),
+# and wrk against one instance over a MemoryStore, one over Redis and two over one Redis.
+command -v redis-server >/dev/null || { echo "installing redis-server" >&2; apt-get install -y redis-server >/dev/null; }
+log "redis: building the redis bench"
+cargo bench --no-run --features redis --bench redis --message-format=json 2>>"$RESULTS/build.log" |
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "redis":
+        print(m["executable"])' >"$RESULTS/redis-binary.txt" || { cat "$RESULTS/build.log" >&2; exit 1; }
+redis_bench=$(cat "$RESULTS/redis-binary.txt")
+redis_port=$(free_port 6390)
+taskset -c 0 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  >"$RESULTS/redis-server.log" 2>&1 &
+redis_pid=$!
+trap 'kill "$redis_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break; sleep 0.05; done
+export REDIS_URL=redis://127.0.0.1:$redis_port/
+for round in $(seq 1 "$ROUNDS"); do
+  log "redis: time, round $round of $ROUNDS"
+  CRITERION_HOME=$RESULTS/criterion-redis/$round taskset -c 1 "$redis_bench" "${crit_args[@]}" \
+    >"$RESULTS/criterion-redis-$round.log" 2>&1 ||
+    { tail -n 30 "$RESULTS/criterion-redis-$round.log" >&2; exit 1; }
+done
+cat >"$RESULTS/redis-paths.lua" <<'LUA'
+-- 20,000 ids of 1 KiB: far more than a 2 MiB memory tier holds, so most hits read Redis.
+math.randomseed(42)
+request = function() return wrk.format("GET", "/item/" .. math.random(1, 20000)) end
+done = function(summary, latency, requests)
+  io.write(string.format("non2xx %d\n", summary.errors.status))
+end
+LUA
+printf 'round\tmode\treq_per_s\n' >"$RESULTS/redis-load.tsv"
+for round in $(seq 1 "$LOAD_ROUNDS"); do
+  for mode in memory 1 2; do
+    port=$(free_port 4300)
+    "$redis_bench" serve "$mode" "$port" >"$RESULTS/redis-serve.log" 2>"$RESULTS/redis-serve.err" &
+    serve_pid=$!
+    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    instances=$([[ $mode == memory ]] && echo 1 || echo "$mode")
+    total=0
+    for phase in warmup measure; do
+      d=$([[ $phase == warmup ]] && echo "$LOAD_WARMUP" || echo "$LOAD_DURATION")
+      pids=()
+      for i in $(seq 0 $((instances - 1))); do
+        wrk -t1 -c$((32 / instances)) -d"${d}s" -s "$RESULTS/redis-paths.lua" "http://127.0.0.1:$((port + i))/" \
+          >"$RESULTS/redis-wrk-$i.txt" 2>&1 &
+        pids+=($!)
+      done
+      wait "${pids[@]}"
+    done
+    for i in $(seq 0 $((instances - 1))); do
+      grep -q '^non2xx 0$' "$RESULTS/redis-wrk-$i.txt" || { cat "$RESULTS/redis-wrk-$i.txt" >&2; echo "redis load: failed requests" >&2; exit 1; }
+      rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$RESULTS/redis-wrk-$i.txt")
+      total=$(python3 -c "print($total + $rps)")
+    done
+    kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+    printf '%s\t%s\t%s\n' "$round" "$mode" "$total" >>"$RESULTS/redis-load.tsv"
+    log "redis: load round $round, $mode instance(s): $total req/s"
+  done
+done
+kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true
+trap - EXIT
+
+# 7. BENCHMARKS.md.
 {
   echo "load_end	$(cut -d ' ' -f 1-3 /proc/loadavg)"
   echo "seconds	$(($(date +%s) - started))"

@@ -883,7 +883,10 @@ async fn a_nested_tables_cache_is_the_one_its_routes_use_and_its_revalidator_rea
         .revalidate_path("/api/products")
         .await
         .unwrap();
-    assert_eq!(report.routes(), [std::sync::Arc::<str>::from("/api/products")]);
+    assert_eq!(
+        report.routes(),
+        [std::sync::Arc::<str>::from("/api/products")]
+    );
     assert_eq!(report.entries(), Some(1));
     let again = get(&table, "/api/products").await;
     assert_eq!(
@@ -921,7 +924,11 @@ async fn revalidate_path_reaches_every_spelling_of_a_path() {
     ] {
         get(&table, "/api/products").await;
         let report = revalidator.revalidate_path(spelling).await.unwrap();
-        assert_eq!(report.routes(), [std::sync::Arc::<str>::from("/api/products")], "{spelling}");
+        assert_eq!(
+            report.routes(),
+            [std::sync::Arc::<str>::from("/api/products")],
+            "{spelling}"
+        );
         assert_eq!(report.entries(), Some(1), "{spelling}");
         assert_eq!(
             get(&table, "/api/products").await.cache(),

@@ -536,7 +536,11 @@ async fn a_request_after_a_purge_does_not_join_the_fill_that_started_before_it()
         };
         // Nothing stored yet, the fill is in flight: it is detached, and the route reached.
         assert_eq!(report.entries(), Some(0), "{purge}: {report:?}");
-        assert_eq!(report.routes(), [std::sync::Arc::<str>::from("(route)")], "{purge}");
+        assert_eq!(
+            report.routes(),
+            [std::sync::Arc::<str>::from("(route)")],
+            "{purge}"
+        );
         let second = tokio::spawn({
             let svc = svc.clone();
             async move { send(&svc, get("/j")).await }

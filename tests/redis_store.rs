@@ -674,3 +674,39 @@ fn settings_that_cannot_work_are_refused() {
             .contains("Tokio runtime")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_lost_its_records_makes_every_memory_copy_invalid() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let origin = Origin::default();
+    // A hears of invalidations only by its resync (every second here).
+    let a = instance(
+        store(&redis.url(), "d1")
+            .pubsub(false)
+            .resync(Duration::from_secs(1))
+            .staleness_bound(Duration::from_secs(3)),
+        &origin,
+    )
+    .await;
+    let b = instance(store(&redis.url(), "d1"), &origin).await;
+    get(Proto::H1, &b, "/item").await;
+    assert_eq!(
+        get(Proto::H1, &a, "/item").await.header(STATUS),
+        Some("HIT")
+    );
+    // Wait for a resync of A to pass, so the next one is the first after the loss.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    origin.version.fetch_add(1, Ordering::SeqCst);
+    b.cache.revalidator().revalidate_tag("items").await.unwrap();
+    // Redis loses its data before A read the record.
+    assert_eq!(redis.command(&["FLUSHALL"]), "+OK");
+    let took = within(Duration::from_secs(5), async || {
+        get(Proto::H1, &a, "/item").await.body == "item v1"
+    })
+    .await
+    .expect("A stops serving its memory copy once it sees Redis lost its data");
+    // Within one resync interval, not the staleness bound.
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+}

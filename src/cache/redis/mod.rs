@@ -98,7 +98,10 @@ const REPLAY_MAX: usize = 4096;
 ///   its memory copies are not served and its handler runs.
 ///
 /// An invalidation made while its own instance cannot reach Redis takes effect there at once
-/// and is replayed to Redis when it answers again; the others see it then.
+/// and is replayed to Redis when it answers again; the others see it then. A Redis that lost
+/// its data (restarted empty, flushed, failed over to a replica that missed writes) may have
+/// lost records too: each instance notices at its next resync (the data's epoch changed) and
+/// stops serving every memory copy it had.
 ///
 /// # One regeneration per key
 ///
@@ -292,6 +295,7 @@ impl RedisStoreBuilder {
             l1: MemoryStore::new(self.l1_bytes),
             conn,
             records: format!("{prefix}inv"),
+            epoch: format!("{prefix}epoch"),
             channel: format!("{prefix}inv"),
             prefix,
             clock: Clock::new(),
@@ -331,8 +335,8 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// A random word, for a process's lease tokens: the std hasher's random keys.
-fn rand_u64() -> u64 {
+/// A random word, for lease tokens and epochs: the std hasher's random keys.
+pub(crate) fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::hash::RandomState::new().build_hasher();
     h.write_u128(
@@ -348,6 +352,8 @@ pub(crate) struct Inner {
     conn: ConnectionManager,
     prefix: String,
     records: String,
+    /// Names the data of this Redis: another epoch means it lost its records.
+    epoch: String,
     channel: String,
     clock: Clock,
     breaker: Breaker,
@@ -641,7 +647,7 @@ impl Inner {
             .await;
         match time {
             Ok((secs, micros)) => {
-                let time = secs * 1_000_000 + micros;
+                let time = secs.saturating_mul(1_000_000).saturating_add(micros);
                 self.clock.learn(time, sent);
                 time
             }

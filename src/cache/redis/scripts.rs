@@ -67,13 +67,21 @@ redis.call('PUBLISH', ARGV[3], text .. ' ' .. ARGV[1])
 return at
 ";
 
-/// `KEYS`: records. `ARGV`: from (µs), most records. Answers `{now, name, time, name,
-/// time, ..}`: every record at or after `from`, up to the most (one more tells the caller
-/// there were too many).
+/// `KEYS`: records, epoch. `ARGV`: from (µs), most records, a new epoch. Answers `{now,
+/// epoch, name, time, name, time, ..}`: every record at or after `from`, up to the most (one
+/// more tells the caller there were too many), and the epoch of this Redis' data: set to the
+/// new one when there is none, so a Redis that lost its data (restarted empty, flushed) has
+/// another epoch, and the records it lost are known to be lost.
 pub(crate) const RESYNC: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('SET', KEYS[2], epoch)
+end
 local r = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]) + 1)
+table.insert(r, 1, epoch)
 table.insert(r, 1, string.format('%d', now))
 return r
 ";

@@ -11,7 +11,7 @@ use super::{Inner, RESYNC_MAX, codec, lock, memory_name};
 /// Every resync interval: probe Redis when the breaker is open, replay what was recorded
 /// here while it was unreachable, and read the invalidations recorded since the last resync.
 pub(super) async fn resync(store: Weak<Inner>, mut stopped: watch::Receiver<()>) {
-    let mut cursor = None;
+    let mut cursor = Cursor::default();
     loop {
         let Some(strong) = store.upgrade() else {
             return;
@@ -77,9 +77,18 @@ pub(super) async fn subscribe(
     }
 }
 
+/// Where the last resync that succeeded left off.
+#[derive(Default)]
+pub(super) struct Cursor {
+    /// Its Redis time.
+    at: Option<u64>,
+    /// The epoch of the Redis data it read.
+    epoch: Option<String>,
+}
+
 impl Inner {
-    /// One resync. `cursor` is the Redis time of the last one that succeeded.
-    async fn sync_once(self: &Arc<Self>, cursor: &mut Option<u64>) {
+    /// One resync.
+    async fn sync_once(self: &Arc<Self>, cursor: &mut Cursor) {
         if self.breaker.is_open() {
             let mut conn = self.conn();
             let ping = redis::cmd("PING");
@@ -92,7 +101,9 @@ impl Inner {
             }
         }
         self.replay().await;
-        let from = cursor.map_or_else(|| "+inf".to_owned(), |at| at.to_string());
+        let from = cursor
+            .at
+            .map_or_else(|| "+inf".to_owned(), |at| at.to_string());
         let sent = Instant::now();
         let mut conn = self.conn();
         let reply: Result<Vec<String>, _> = self
@@ -101,8 +112,10 @@ impl Inner {
                 self.scripts
                     .resync
                     .key(&self.records)
+                    .key(&self.epoch)
                     .arg(from)
                     .arg(RESYNC_MAX)
+                    .arg(format!("{:016x}", super::rand_u64()))
                     .invoke_async(&mut conn),
             )
             .await;
@@ -112,16 +125,24 @@ impl Inner {
         let Some(now) = reply.first().and_then(|t| t.parse::<u64>().ok()) else {
             return;
         };
+        let Some(epoch) = reply.get(1) else {
+            return;
+        };
         self.clock.learn(now, sent);
-        let records = &reply[1..];
+        let records = &reply[2..];
         let retention = u64::try_from(self.config.entry_ttl.as_micros()).unwrap_or(u64::MAX);
-        let gap = cursor.is_some_and(|at| now.saturating_sub(at) > retention);
-        if records.len() / 2 > RESYNC_MAX || gap {
+        let gap = cursor
+            .at
+            .is_some_and(|at| now.saturating_sub(at) > retention);
+        let lost = cursor.epoch.as_ref().is_some_and(|seen| seen != epoch);
+        if records.len() / 2 > RESYNC_MAX || gap || lost {
             // Records this instance did not read may be gone: nothing in memory is trusted.
             tracing::warn!(
                 prefix = %self.prefix,
-                "too many invalidations to resync, or out of touch longer than they are kept: \
-                 every entry in memory is invalidated"
+                too_many = records.len() / 2 > RESYNC_MAX,
+                out_of_touch = gap,
+                redis_lost_its_data = lost,
+                "invalidations may have been missed: every entry in memory is invalidated"
             );
             self.l1.floor(now);
         } else {
@@ -132,7 +153,8 @@ impl Inner {
             }
         }
         self.l1.advance(now);
-        *cursor = Some(now);
+        cursor.at = Some(now);
+        cursor.epoch = Some(epoch.clone());
     }
 
     /// Records in Redis the invalidations made here while it was unreachable.
