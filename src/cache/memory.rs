@@ -143,13 +143,23 @@ struct Writes {
 impl Writes {
     /// Whether `entry` was invalidated after it was made.
     fn invalidated(&self, entry: &CachedResponse) -> bool {
-        let born = entry.generation();
+        self.invalidates(
+            entry.path(),
+            entry.tags().iter().map(|t| &**t),
+            entry.generation(),
+        )
+    }
+
+    /// Whether an entry of `path` and `tags` made at generation `born` was invalidated since.
+    fn invalidates<'t>(
+        &self,
+        path: &str,
+        mut tags: impl Iterator<Item = &'t str>,
+        born: u64,
+    ) -> bool {
         born < self.floor
-            || self.paths.get(entry.path()).is_some_and(|&g| g > born)
-            || entry
-                .tags()
-                .iter()
-                .any(|t| self.tags.get(&**t).is_some_and(|&g| g > born))
+            || self.paths.get(path).is_some_and(|&g| g > born)
+            || tags.any(|t| self.tags.get(t).is_some_and(|&g| g > born))
     }
 }
 
@@ -478,6 +488,17 @@ impl MemoryStore {
         writes.tags.clear();
         writes.floor = writes.floor.max(at);
         self.inner.generation.fetch_max(at, Ordering::AcqRel);
+    }
+
+    /// Whether this store recorded an invalidation of `path` or one of `tags` after
+    /// generation `born`.
+    pub(crate) fn invalidates<'t>(
+        &self,
+        path: &str,
+        tags: impl Iterator<Item = &'t str>,
+        born: u64,
+    ) -> bool {
+        lock(&self.inner.writes).invalidates(path, tags, born)
     }
 
     /// Stores an entry known valid up to `checked`.

@@ -45,6 +45,12 @@ pub(crate) fn names(entry: &CachedResponse) -> Option<String> {
     Some(names)
 }
 
+/// The path and the tags among `names` (as written in `n`).
+pub(crate) fn split_names(names: &str) -> (Option<&str>, impl Iterator<Item = &str>) {
+    let path = names.split('\n').find_map(|n| n.strip_prefix("p:"));
+    (path, names.split('\n').filter_map(|n| n.strip_prefix("t:")))
+}
+
 /// The response of `entry`, made at `created` on the shared clock; `None` when it is
 /// larger than `max` bytes.
 pub(crate) fn encode(entry: &CachedResponse, created: u64, max: usize) -> Option<Vec<u8>> {

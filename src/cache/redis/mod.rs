@@ -47,6 +47,10 @@ const TRIP_AFTER: u32 = 3;
 /// invalidated (fail closed).
 const RESYNC_MAX: usize = 10_000;
 
+/// The most invalidation records kept in Redis; past it, the oldest are folded into one
+/// record that invalidates every entry generated before them (fail closed).
+const MAX_SHARED_RECORDS: usize = 100_000;
+
 /// The most invalidations kept to replay while Redis is unreachable; past it, one
 /// invalidation of everything is replayed instead.
 const REPLAY_MAX: usize = 4096;
@@ -57,7 +61,7 @@ const REPLAY_MAX: usize = 4096;
 /// ```no_run
 /// use route_handlers::cache::{Cache, RedisStore};
 ///
-/// # #[tokio::main] async fn main() -> Result<(), route_handlers::BoxError> {
+/// # #[tokio::main] async fn main() -> Result<(), route_handlers::cache::StoreError> {
 /// let store = RedisStore::builder("redis://127.0.0.1:6379/")
 ///     .deployment_id(env!("CARGO_PKG_VERSION"))
 ///     .build()?;
@@ -266,7 +270,7 @@ impl RedisStoreBuilder {
             return Err("a deployment id may not hold `{` or `}` (it is a Redis hash tag)".into());
         }
         let config = self.config;
-        if config.bound < 2 * config.resync {
+        if config.bound < config.resync.saturating_mul(2) {
             return Err(format!(
                 "the staleness bound ({:?}) must be at least two resync intervals ({:?})",
                 config.bound, config.resync
@@ -305,6 +309,7 @@ impl RedisStoreBuilder {
             scripts: Scripts::new(),
             instance: format!("{:016x}", rand_u64()),
             leases: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
             config,
             _stop: stop,
         });
@@ -362,6 +367,9 @@ pub(crate) struct Inner {
     scripts: Scripts,
     instance: String,
     leases: AtomicU64,
+    /// The Redis time of the last resync that succeeded: every invalidation recorded before
+    /// it is known here.
+    synced: AtomicU64,
     config: Config,
     /// Dropped with the store: the background tasks end.
     _stop: tokio::sync::watch::Sender<()>,
@@ -556,16 +564,28 @@ impl Inner {
                 let generation = text(generation).and_then(|g| g.parse::<u64>().ok());
                 let names = text(names);
                 match (generation, names, bytes(data)) {
-                    (Some(generation), Some(names), Some(data)) => codec::decode(
-                        data,
-                        &Decoding {
-                            names,
-                            generation,
-                            now_shared: time,
-                            now,
-                        },
-                    )
-                    .map(|entry| (Arc::new(entry), time)),
+                    (Some(generation), Some(names), Some(data)) => {
+                        // Invalidated here since, by a record Redis does not have yet (one
+                        // waiting to be replayed, or on its way there).
+                        let (path, tags) = codec::split_names(names);
+                        if self.l1.invalidates(path.unwrap_or(""), tags, generation) {
+                            bump(&self.counters.misses);
+                            return Lookup::Invalidated;
+                        }
+                        // Redis found no invalidation of it up to `time`: as of here, the
+                        // entry is as good as one generated then, and is served from memory
+                        // within the staleness bound of that.
+                        codec::decode(
+                            data,
+                            &Decoding {
+                                names,
+                                generation: time,
+                                now_shared: time,
+                                now,
+                            },
+                        )
+                        .map(|entry| (Arc::new(entry), time))
+                    }
                     _ => None,
                 }
             }
@@ -690,6 +710,7 @@ impl Inner {
                 .arg(name)
                 .arg(retention)
                 .arg(&self.channel)
+                .arg(MAX_SHARED_RECORDS)
                 .invoke_async(&mut conn),
         )
         .await
@@ -728,6 +749,12 @@ impl Inner {
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         let mut waited = false;
+        // A stale entry here may have been regenerated elsewhere already.
+        if stale {
+            if let Some(entry) = self.fresh(&key).await {
+                return Turn::Filled(entry);
+            }
+        }
         loop {
             let mut conn = self.conn();
             let taken: Result<Option<String>, _> = self
@@ -749,9 +776,10 @@ impl Inner {
                         key: lease_key,
                         token,
                     };
-                    // Taken after a wait: the holder before gave it up once it stored its
-                    // entry, so the entry is there now unless that fill stored nothing.
-                    if waited {
+                    // Taken after a wait, or for a stale entry: the holder before (if any)
+                    // gave it up once it stored its entry, so the entry is there now unless
+                    // that fill stored nothing.
+                    if waited || stale {
                         if let Some(entry) = self.fresh(&key).await {
                             return Turn::Filled(entry);
                         }
@@ -856,8 +884,10 @@ impl CacheStore for RedisStore {
         let inner = &self.inner;
         let fallback = match inner.l1.lookup(key) {
             Lookup::Found(entry) => {
-                // Served while it was checked against Redis' records within the bound.
-                if entry.checked().saturating_add(inner.bound_us()) >= inner.clock.now() {
+                // Served while it is known valid by Redis' records of the last bound: this
+                // instance resynced since, or made or read the entry since.
+                let known = inner.synced.load(Ordering::Relaxed).max(entry.generation());
+                if known.saturating_add(inner.bound_us()) >= inner.clock.now() {
                     bump(&inner.counters.l1_hits);
                     return StoreFuture::ready(Ok(Lookup::Found(entry)));
                 }

@@ -13,57 +13,81 @@
 
 use redis::Script;
 
-/// `KEYS`: entry, records. `ARGV`: format. Answers `{0, now}` (nothing, or another
-/// format), `{1, now}` (invalidated) or `{2, now, generation, names, data}`.
+/// `KEYS`: entry, records. `ARGV`: format. Answers `{0, now}` (nothing, or not an entry of
+/// this format), `{1, now}` (invalidated) or `{2, now, generation, names, data}`.
 pub(crate) const GET: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {0, now} end
 local e = redis.call('HMGET', KEYS[1], 'v', 'g', 'n', 'd')
 if (not e[1]) or e[1] ~= ARGV[1] or (not e[2]) or (not e[3]) or (not e[4]) then
   return {0, now}
 end
 local g = tonumber(e[2])
-local all = redis.call('ZSCORE', KEYS[2], '*')
-if all and tonumber(all) > g then return {1, now} end
+-- Not a generation this store wrote (none is after now, or NaN): a miss.
+if (not g) or g ~= g or g > now then return {0, now} end
+local all = tonumber(redis.call('ZSCORE', KEYS[2], '*'))
+if all and all > g then return {1, now} end
 for name in string.gmatch(e[3], '[^\n]+') do
-  local s = redis.call('ZSCORE', KEYS[2], name)
-  if s and tonumber(s) > g then return {1, now} end
+  local s = tonumber(redis.call('ZSCORE', KEYS[2], name))
+  if s and s > g then return {1, now} end
 end
 return {2, now, e[2], e[3], e[4]}
 ";
 
 /// `KEYS`: entry, records. `ARGV`: format, generation, names, data, time to live (ms).
 /// Answers `1` when written, `0` when an invalidation after the generation fences it or the
-/// stored entry is of a later generation.
+/// stored entry is of a later generation. Whatever else is at the key (another type, another
+/// format, a generation no clock has reached) is replaced.
 pub(crate) const PUT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local g = tonumber(ARGV[2])
-local all = redis.call('ZSCORE', KEYS[2], '*')
-if all and tonumber(all) > g then return 0 end
+local all = tonumber(redis.call('ZSCORE', KEYS[2], '*'))
+if all and all > g then return 0 end
 for name in string.gmatch(ARGV[3], '[^\n]+') do
-  local s = redis.call('ZSCORE', KEYS[2], name)
-  if s and tonumber(s) > g then return 0 end
+  local s = tonumber(redis.call('ZSCORE', KEYS[2], name))
+  if s and s > g then return 0 end
 end
-local old = redis.call('HMGET', KEYS[1], 'v', 'g')
-if old[1] == ARGV[1] and old[2] and tonumber(old[2]) > g then return 0 end
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then
+  local old = redis.call('HMGET', KEYS[1], 'v', 'g')
+  local og = tonumber(old[2])
+  -- A later entry of this format stays; a generation after now is none this store wrote.
+  if old[1] == ARGV[1] and og and og == og and og > g and og <= now then return 0 end
+end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'g', ARGV[2], 'n', ARGV[3], 'd', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 ";
 
-/// `KEYS`: records. `ARGV`: name, retention (µs), channel. Records `name` at `TIME + 1`
-/// (or a later record already there), drops records older than the retention, publishes
-/// `<time> <name>` and answers the time.
+/// `KEYS`: records. `ARGV`: name, retention (µs), channel, most records. Records `name` at
+/// `TIME + 1` (or a later record already there), drops records older than the retention,
+/// folds the oldest into `*` past the most, publishes `<time> <name>` and answers the time.
 pub(crate) const INVALIDATE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local at = now + 1
-local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if old and tonumber(old) > at then at = tonumber(old) end
+local old = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
+if old and old > at then at = old end
 local text = string.format('%d', at)
 redis.call('ZADD', KEYS[1], text, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%d', now - tonumber(ARGV[2])))
 redis.call('PUBLISH', ARGV[3], text .. ' ' .. ARGV[1])
+-- Past the most records, the oldest are folded into `*`, which invalidates every entry
+-- generated before the last of them.
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if over > 0 then
+  local cut = redis.call('ZRANGE', KEYS[1], over - 1, over - 1, 'WITHSCORES')
+  local floor = tonumber(cut[2])
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+  local star = tonumber(redis.call('ZSCORE', KEYS[1], '*'))
+  if (not star) or star < floor then
+    local ftext = string.format('%d', floor)
+    redis.call('ZADD', KEYS[1], ftext, '*')
+    redis.call('PUBLISH', ARGV[3], ftext .. ' *')
+  end
+end
 return at
 ";
 

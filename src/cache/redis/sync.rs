@@ -40,7 +40,7 @@ pub(super) async fn subscribe(
         let (every, channel, bound) = (
             strong.config.resync,
             strong.channel.clone(),
-            strong.config.timeout * 10,
+            strong.config.timeout.saturating_mul(10),
         );
         let open = !strong.breaker.is_open();
         drop(strong);
@@ -83,7 +83,7 @@ pub(super) struct Cursor {
     /// Its Redis time.
     at: Option<u64>,
     /// The epoch of the Redis data it read.
-    epoch: Option<String>,
+    epoch: Option<Vec<u8>>,
 }
 
 impl Inner {
@@ -106,7 +106,9 @@ impl Inner {
             .map_or_else(|| "+inf".to_owned(), |at| at.to_string());
         let sent = Instant::now();
         let mut conn = self.conn();
-        let reply: Result<Vec<String>, _> = self
+        // Bytes, not text: a member that is not UTF-8 (none this store writes) is skipped,
+        // not a failed resync.
+        let reply: Result<Vec<Vec<u8>>, _> = self
             .call(
                 "resync",
                 self.scripts
@@ -122,10 +124,11 @@ impl Inner {
         let Ok(reply) = reply else {
             return;
         };
-        let Some(now) = reply.first().and_then(|t| t.parse::<u64>().ok()) else {
+        let number = |bytes: &[u8]| std::str::from_utf8(bytes).ok()?.parse::<u64>().ok();
+        let Some(now) = reply.first().and_then(|t| number(t)) else {
             return;
         };
-        let Some(epoch) = reply.get(1) else {
+        let Some(epoch) = reply.get(1).cloned() else {
             return;
         };
         self.clock.learn(now, sent);
@@ -134,7 +137,7 @@ impl Inner {
         let gap = cursor
             .at
             .is_some_and(|at| now.saturating_sub(at) > retention);
-        let lost = cursor.epoch.as_ref().is_some_and(|seen| seen != epoch);
+        let lost = cursor.epoch.as_ref().is_some_and(|seen| *seen != epoch);
         if records.len() / 2 > RESYNC_MAX || gap || lost {
             // Records this instance did not read may be gone: nothing in memory is trusted.
             tracing::warn!(
@@ -147,14 +150,16 @@ impl Inner {
             self.l1.floor(now);
         } else {
             for pair in records.chunks_exact(2) {
-                if let Ok(at) = pair[1].parse::<u64>() {
-                    self.heard(&pair[0], at);
+                if let (Ok(name), Some(at)) = (std::str::from_utf8(&pair[0]), number(&pair[1])) {
+                    self.heard(name, at);
                 }
             }
         }
         self.l1.advance(now);
+        self.synced
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
         cursor.at = Some(now);
-        cursor.epoch = Some(epoch.clone());
+        cursor.epoch = Some(epoch);
     }
 
     /// Records in Redis the invalidations made here while it was unreachable.
