@@ -473,21 +473,11 @@ impl MemoryStore {
         self.fold(&mut writes, to);
     }
 
-    /// Raises the generation to `at`: every invalidation up to `at` is recorded, so an entry
-    /// checked now is known valid up to `at`.
-    pub(crate) fn advance(&self, at: u64) {
-        let writes = lock(&self.inner.writes);
-        self.inner.generation.fetch_max(at, Ordering::AcqRel);
-        drop(writes);
-    }
-
     /// Invalidates every entry made before `at`.
     pub(crate) fn floor(&self, at: u64) {
         let mut writes = lock(&self.inner.writes);
-        writes.paths.clear();
-        writes.tags.clear();
         writes.floor = writes.floor.max(at);
-        self.inner.generation.fetch_max(at, Ordering::AcqRel);
+        self.fold(&mut writes, at);
     }
 
     /// Whether this store recorded an invalidation of `path` or one of `tags` after
@@ -517,10 +507,15 @@ impl MemoryStore {
         self.inner.get(key)
     }
 
-    /// Raises the generation to `at` and folds the records into a floor when there are too
-    /// many.
+    /// Raises the generation past every entry's last check (and to `at`), so that each is
+    /// checked against the new record when next read, and folds the records into a floor
+    /// when there are too many.
+    ///
+    /// Past every last check, not only to `at`: a record may be older than the generation
+    /// (another clock's, or a floor below a local estimate), and an entry checked since would
+    /// not be checked again.
     fn fold(&self, writes: &mut Writes, at: u64) {
-        let generation = self.inner.generation.load(Ordering::Acquire).max(at);
+        let generation = (self.inner.generation.load(Ordering::Acquire) + 1).max(at);
         if writes.paths.len() + writes.tags.len() > MAX_RECORDS {
             writes.paths.clear();
             writes.tags.clear();
@@ -790,6 +785,39 @@ mod tests {
                 Lookup::Invalidated
             ));
         }
+    }
+
+    #[test]
+    fn as_a_memory_tier_it_takes_generations_from_another_clock() {
+        let store = MemoryStore::default();
+        let at = 1_000_000;
+        assert!(store.put_checked(&CacheKey::new(None, "/a"), entry("/a", 1, &["t"], at), at));
+        assert!(put(&store, "/b", entry("/b", 1, &["u"], at)));
+        // A remote record after the entries invalidates the one it names.
+        store.record(Name::Tag("t"), at + 5);
+        assert!(matches!(get(&store, "/a"), Lookup::Invalidated));
+        assert!(matches!(get(&store, "/b"), Lookup::Found(_)));
+        // A record keeps the later of two times.
+        store.record(Name::Tag("t"), at + 1);
+        assert!(store.invalidates("/x", ["t"].into_iter(), at + 4));
+        // A local estimate corrected to the shared clock: lowered below the entry, which is
+        // valid again; a record raised since is not lowered.
+        let estimate = at + 10;
+        assert_eq!(store.invalidate_at(Name::Path("/b"), estimate), 1);
+        assert!(matches!(get(&store, "/b"), Lookup::Invalidated));
+        store.correct(Name::Path("/b"), estimate, at - 1);
+        assert!(matches!(get(&store, "/b"), Lookup::Found(_)));
+        store.record(Name::Path("/b"), at + 20);
+        store.correct(Name::Path("/b"), at + 10, at - 1);
+        assert!(matches!(get(&store, "/b"), Lookup::Invalidated));
+        // A floor invalidates everything made before it, also below the generation the
+        // entry was last checked at.
+        assert!(put(&store, "/c", entry("/c", 1, &[], at + 30)));
+        store.record(Name::Tag("later"), at + 40);
+        assert!(matches!(get(&store, "/c"), Lookup::Found(_)));
+        store.floor(at + 31);
+        assert!(matches!(get(&store, "/c"), Lookup::Invalidated));
+        assert!(!store.invalidates("/c", std::iter::empty(), at + 31));
     }
 
     #[test]

@@ -155,7 +155,6 @@ impl Inner {
                 }
             }
         }
-        self.l1.advance(now);
         self.synced
             .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
         cursor.at = Some(now);
