@@ -616,6 +616,12 @@ impl Inner {
         if self.breaker.is_open() {
             return kept;
         }
+        // Fenced here by an invalidation Redis may not have yet (one waiting to be
+        // replayed): not written there either.
+        let tags = entry.tags().iter().map(|t| &**t);
+        if !kept && self.l1.invalidates(entry.path(), tags, entry.generation()) {
+            return false;
+        }
         let (Some(names), Some(data)) = (
             codec::names(&entry),
             codec::encode(
