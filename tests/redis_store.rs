@@ -710,3 +710,29 @@ async fn a_redis_that_lost_its_records_makes_every_memory_copy_invalid() {
     // Within one resync interval, not the staleness bound.
     assert!(took < Duration::from_millis(1500), "{took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pub_sub_connection_killed_by_redis_is_covered_by_the_resync_and_comes_back() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let origin = Origin::default();
+    let a = instance(store(&redis.url(), "d1"), &origin).await;
+    let b = instance(store(&redis.url(), "d1"), &origin).await;
+    within(Duration::from_secs(5), async || pubsub_count(&redis) == 2)
+        .await
+        .expect("both instances subscribe");
+    get(Proto::H1, &a, "/item").await;
+    // Redis drops every subscriber: the next message is lost.
+    assert!(
+        redis
+            .command(&["CLIENT", "KILL", "TYPE", "pubsub"])
+            .starts_with(':')
+    );
+    let took = revalidation_reaches(&a, &b, &origin, "/item", "items").await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // The subscribers come back by themselves.
+    within(Duration::from_secs(5), async || pubsub_count(&redis) == 2)
+        .await
+        .expect("both instances subscribe again");
+}
