@@ -40,6 +40,9 @@ const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(3);
 const DEFAULT_ENTRY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 const DEFAULT_MAX_ENTRY_SIZE: usize = super::DEFAULT_MAX_BODY_SIZE + 64 * 1024;
 
+/// The longest [`RedisStoreBuilder::entry_ttl`].
+const MAX_ENTRY_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// Consecutive failed calls that open the breaker.
 const TRIP_AFTER: u32 = 3;
 
@@ -102,10 +105,13 @@ const REPLAY_MAX: usize = 4096;
 ///   its memory copies are not served and its handler runs.
 ///
 /// An invalidation made while its own instance cannot reach Redis takes effect there at once
-/// and is replayed to Redis when it answers again; the others see it then. A Redis that lost
+/// and is replayed to Redis when it answers again; the others see it then (until then, the
+/// routes it reached run their handler on every request there: no time of Redis' can tell a
+/// later response from an older one). A Redis that lost
 /// its data (restarted empty, flushed, failed over to a replica that missed writes) may have
-/// lost records too: each instance notices at its next resync (the data's epoch changed) and
-/// stops serving every memory copy it had.
+/// lost records too: Redis' records always hold one that invalidates every entry generated
+/// before them, made again when they are gone, so nothing from before the loss is served,
+/// and each instance, reading it at its next resync, stops serving every memory copy it had.
 ///
 /// # One regeneration per key
 ///
@@ -234,8 +240,8 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// How long an entry lives in Redis, stale or not (7 days by default), and so how long
-    /// invalidation records are kept. Not the revalidate window: a stale entry stays to be
+    /// How long an entry lives in Redis, stale or not (7 days by default, at most ten years),
+    /// and so how long invalidation records are kept. Not the revalidate window: a stale entry stays to be
     /// served while it regenerates.
     pub fn entry_ttl(mut self, ttl: Duration) -> Self {
         self.config.entry_ttl = ttl;
@@ -277,6 +283,13 @@ impl RedisStoreBuilder {
             )
             .into());
         }
+        if config.entry_ttl > MAX_ENTRY_TTL {
+            return Err(format!(
+                "an entry time to live ({:?}) over ten years is not one Redis keeps",
+                config.entry_ttl
+            )
+            .into());
+        }
         if config.timeout >= config.resync || config.timeout.is_zero() {
             return Err(format!(
                 "the Redis timeout ({:?}) must be above zero and under the resync interval ({:?})",
@@ -299,7 +312,6 @@ impl RedisStoreBuilder {
             l1: MemoryStore::new(self.l1_bytes),
             conn,
             records: format!("{prefix}inv"),
-            epoch: format!("{prefix}epoch"),
             channel: format!("{prefix}inv"),
             prefix,
             clock: Clock::new(),
@@ -340,8 +352,8 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// A random word, for lease tokens and epochs: the std hasher's random keys.
-pub(crate) fn rand_u64() -> u64 {
+/// A random word, for lease tokens: the std hasher's random keys.
+fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::hash::RandomState::new().build_hasher();
     h.write_u128(
@@ -357,8 +369,6 @@ pub(crate) struct Inner {
     conn: ConnectionManager,
     prefix: String,
     records: String,
-    /// Names the data of this Redis: another epoch means it lost its records.
-    epoch: String,
     channel: String,
     clock: Clock,
     breaker: Breaker,
@@ -390,6 +400,8 @@ struct Clock {
     anchor: Instant,
     /// Redis' time (µs) minus the µs since `anchor`.
     offset: AtomicI64,
+    /// The latest time Redis answered.
+    seen: AtomicU64,
 }
 
 impl Clock {
@@ -400,7 +412,24 @@ impl Clock {
         Self {
             anchor: Instant::now(),
             offset: AtomicI64::new(i64::try_from(wall).unwrap_or(i64::MAX)),
+            seen: AtomicU64::new(0),
         }
+    }
+
+    /// The latest time Redis answered: never ahead of Redis' clock.
+    fn seen(&self) -> u64 {
+        self.seen.load(Ordering::Relaxed)
+    }
+
+    /// Redis answered `time`.
+    fn saw(&self, time: u64) {
+        self.seen.fetch_max(time, Ordering::Relaxed);
+    }
+
+    /// A time for a record made here: after every time Redis answered (so after every entry
+    /// this process holds, also one read a moment ago) and after the estimate of now.
+    fn record_time(&self) -> u64 {
+        self.now().max(self.seen()) + 1
     }
 
     fn local(&self, at: Instant) -> i64 {
@@ -424,6 +453,7 @@ impl Clock {
         let mid = sent + now.saturating_duration_since(sent) / 2;
         let offset = i64::try_from(time).unwrap_or(i64::MAX) - self.local(mid);
         self.offset.store(offset, Ordering::Relaxed);
+        self.saw(time);
     }
 }
 
@@ -561,6 +591,7 @@ impl Inner {
         let found = match reply.as_slice() {
             [Value::Int(2), Value::Int(time), generation, names, data] => {
                 let time = u64::try_from(*time).unwrap_or(0);
+                self.clock.saw(time);
                 let generation = text(generation).and_then(|g| g.parse::<u64>().ok());
                 let names = text(names);
                 match (generation, names, bytes(data)) {
@@ -664,7 +695,7 @@ impl Inner {
         }
     }
 
-    /// Now on Redis' clock: read when Redis answers, else estimated.
+    /// Now on Redis' clock when Redis answers; else the latest time it answered.
     async fn time(&self) -> u64 {
         let sent = Instant::now();
         let mut conn = self.conn();
@@ -677,14 +708,17 @@ impl Inner {
                 self.clock.learn(time, sent);
                 time
             }
-            Err(_) => self.clock.now(),
+            // No time of Redis' now: the latest it answered, which is not ahead of it, so
+            // that a purge recorded later still fences this fill (an estimate may run
+            // ahead, and escape it).
+            Err(_) => self.clock.seen(),
         }
     }
 
     /// Records an invalidation of `name` here at once, then in Redis; replayed later when
     /// Redis does not answer.
     async fn invalidate(&self, name: Name<'_>) {
-        let at = self.clock.now() + 1;
+        let at = self.clock.record_time();
         self.l1.invalidate_at(name, at);
         let shared = match name {
             Name::Path(path) => codec::path_name(path),
@@ -751,7 +785,10 @@ impl Inner {
             self.instance,
             self.leases.fetch_add(1, Ordering::Relaxed)
         );
-        let ttl = u64::try_from(self.config.lease_ttl.as_millis()).unwrap_or(u64::MAX);
+        // Redis takes whole milliseconds, at least one.
+        let ttl = u64::try_from(self.config.lease_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         let mut waited = false;
@@ -891,8 +928,13 @@ impl CacheStore for RedisStore {
         let fallback = match inner.l1.lookup(key) {
             Lookup::Found(entry) => {
                 // Served while it is known valid by Redis' records of the last bound: this
-                // instance resynced since, or made or read the entry since.
-                let known = inner.synced.load(Ordering::Relaxed).max(entry.generation());
+                // instance resynced since, or read the entry since, or made it since (by its
+                // generation, or when that is no time of Redis', by when it was made).
+                let known = inner
+                    .synced
+                    .load(Ordering::Relaxed)
+                    .max(entry.generation())
+                    .max(inner.clock.at(entry.created()));
                 if known.saturating_add(inner.bound_us()) >= inner.clock.now() {
                     bump(&inner.counters.l1_hits);
                     return StoreFuture::ready(Ok(Lookup::Found(entry)));
@@ -912,7 +954,7 @@ impl CacheStore for RedisStore {
 
     fn generation(&self) -> StoreFuture<Result<u64, StoreError>> {
         if self.inner.breaker.is_open() {
-            return StoreFuture::ready(Ok(self.inner.clock.now()));
+            return StoreFuture::ready(Ok(self.inner.clock.seen()));
         }
         let inner = self.inner.clone();
         StoreFuture::boxed(async move { Ok(inner.time().await) })

@@ -8,6 +8,11 @@
 //! generation (`record > generation`): a fill that read the time before a purge is fenced,
 //! one that read it in the same microsecond after it is refilled (the safe side).
 //!
+//! The records always hold `*`, which invalidates every entry generated before it: a
+//! script that finds no `*` (the records were lost: Redis restarted empty, was flushed, or
+//! evicted the sorted set) records one now, so no entry from before the loss is served or
+//! kept, and every instance, reading it at its next resync, drops its memory copies.
+//!
 //! Numbers are written with `string.format('%d', ..)`: Lua 5.1 prints a double of 16 digits
 //! in exponent form, which would lose the last digits of a time.
 
@@ -27,7 +32,11 @@ local g = tonumber(e[2])
 -- Not a generation this store wrote (none is after now, or NaN): a miss.
 if (not g) or g ~= g or g > now then return {0, now} end
 local all = tonumber(redis.call('ZSCORE', KEYS[2], '*'))
-if all and all > g then return {1, now} end
+if not all then
+  all = now + 1
+  redis.call('ZADD', KEYS[2], string.format('%d', all), '*')
+end
+if all > g then return {1, now} end
 for name in string.gmatch(e[3], '[^\n]+') do
   local s = tonumber(redis.call('ZSCORE', KEYS[2], name))
   if s and s > g then return {1, now} end
@@ -44,7 +53,11 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local g = tonumber(ARGV[2])
 local all = tonumber(redis.call('ZSCORE', KEYS[2], '*'))
-if all and all > g then return 0 end
+if not all then
+  all = now + 1
+  redis.call('ZADD', KEYS[2], string.format('%d', all), '*')
+end
+if all > g then return 0 end
 for name in string.gmatch(ARGV[3], '[^\n]+') do
   local s = tonumber(redis.call('ZSCORE', KEYS[2], name))
   if s and s > g then return 0 end
@@ -67,12 +80,21 @@ return 1
 pub(crate) const INVALIDATE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local star = tonumber(redis.call('ZSCORE', KEYS[1], '*'))
+if not star then
+  star = now + 1
+  redis.call('ZADD', KEYS[1], string.format('%d', star), '*')
+  redis.call('PUBLISH', ARGV[3], string.format('%d', star) .. ' *')
+end
 local at = now + 1
 local old = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
 if old and old > at then at = old end
 local text = string.format('%d', at)
 redis.call('ZADD', KEYS[1], text, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%d', now - tonumber(ARGV[2])))
+if not redis.call('ZSCORE', KEYS[1], '*') then
+  redis.call('ZADD', KEYS[1], string.format('%d', math.max(star, at)), '*')
+end
 redis.call('PUBLISH', ARGV[3], text .. ' ' .. ARGV[1])
 -- Past the most records, the oldest are folded into `*`, which invalidates every entry
 -- generated before the last of them.
@@ -91,21 +113,16 @@ end
 return at
 ";
 
-/// `KEYS`: records, epoch. `ARGV`: from (µs), most records, a new epoch. Answers `{now,
-/// epoch, name, time, name, time, ..}`: every record at or after `from`, up to the most (one
-/// more tells the caller there were too many), and the epoch of this Redis' data: set to the
-/// new one when there is none, so a Redis that lost its data (restarted empty, flushed) has
-/// another epoch, and the records it lost are known to be lost.
+/// `KEYS`: records. `ARGV`: from (µs), most records. Answers `{now, name, time, name,
+/// time, ..}`: every record at or after `from`, up to the most (one more tells the caller
+/// there were too many).
 pub(crate) const RESYNC: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  epoch = ARGV[3]
-  redis.call('SET', KEYS[2], epoch)
+if not redis.call('ZSCORE', KEYS[1], '*') then
+  redis.call('ZADD', KEYS[1], string.format('%d', now + 1), '*')
 end
 local r = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]) + 1)
-table.insert(r, 1, epoch)
 table.insert(r, 1, string.format('%d', now))
 return r
 ";

@@ -82,8 +82,6 @@ pub(super) async fn subscribe(
 pub(super) struct Cursor {
     /// Its Redis time.
     at: Option<u64>,
-    /// The epoch of the Redis data it read.
-    epoch: Option<Vec<u8>>,
 }
 
 impl Inner {
@@ -114,10 +112,8 @@ impl Inner {
                 self.scripts
                     .resync
                     .key(&self.records)
-                    .key(&self.epoch)
                     .arg(from)
                     .arg(RESYNC_MAX)
-                    .arg(format!("{:016x}", super::rand_u64()))
                     .invoke_async(&mut conn),
             )
             .await;
@@ -128,23 +124,18 @@ impl Inner {
         let Some(now) = reply.first().and_then(|t| number(t)) else {
             return;
         };
-        let Some(epoch) = reply.get(1).cloned() else {
-            return;
-        };
         self.clock.learn(now, sent);
-        let records = &reply[2..];
+        let records = &reply[1..];
         let retention = u64::try_from(self.config.entry_ttl.as_micros()).unwrap_or(u64::MAX);
         let gap = cursor
             .at
             .is_some_and(|at| now.saturating_sub(at) > retention);
-        let lost = cursor.epoch.as_ref().is_some_and(|seen| *seen != epoch);
-        if records.len() / 2 > RESYNC_MAX || gap || lost {
+        if records.len() / 2 > RESYNC_MAX || gap {
             // Records this instance did not read may be gone: nothing in memory is trusted.
             tracing::warn!(
                 prefix = %self.prefix,
                 too_many = records.len() / 2 > RESYNC_MAX,
                 out_of_touch = gap,
-                redis_lost_its_data = lost,
                 "invalidations may have been missed: every entry in memory is invalidated"
             );
             self.l1.floor(now);
@@ -158,7 +149,6 @@ impl Inner {
         self.synced
             .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
         cursor.at = Some(now);
-        cursor.epoch = Some(epoch);
     }
 
     /// Records in Redis the invalidations made here while it was unreachable.
