@@ -865,7 +865,12 @@ async fn concurrent_stale_load_on_two_instances_fails_nothing() {
             reply.header(STATUS)
         );
     }
-    // The burst itself started one regeneration: the other instance found the lease taken.
+    // The burst started one regeneration (it runs in the background, so wait for it); the
+    // other instance found the lease taken, and none runs after it.
+    within(Duration::from_secs(5), async || origin.runs("/swr") >= 2)
+        .await
+        .expect("the regeneration runs");
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(origin.runs("/swr"), 2, "{:?} {:?}", a.stats(), b.stats());
 }
 
